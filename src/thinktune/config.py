@@ -1,0 +1,218 @@
+"""Typed configs: frozen dataclasses whose fields document themselves, loaded from YAML with overrides.
+
+A config class is a plain `@dataclass(frozen=True)`; each field's help text lives in
+`field(metadata={"help": ...})` (the Hugging Face `HfArgumentParser` convention), so `thinktune ... --help`
+and the docs come from the same place. YAML mirrors the dataclass exactly: an unknown key is an error that
+names the key, the file and the line, with a suggestion when the key looks like a typo.
+
+    cfg = load_config(SFTJobConfig, "configs/sft.yaml", overrides=["train.learning_rate=1e-4"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A user error in a config: the message says what, where and how to fix it."""
+
+
+def help_of(f: dataclasses.Field) -> str:
+    return f.metadata.get("help", "")
+
+
+# ------------------------------------------------------------------------------- YAML with line numbers
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping key (1-based) in `__lines__`."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    mapping = {}
+    lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise ConfigError(f"{loader.name}:{key_node.start_mark.line + 1}: duplicate key '{key}'")
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    return _LinedDict(mapping, lines)
+
+
+class _LinedDict(dict):
+    def __init__(self, data: dict, lines: dict):
+        super().__init__(data)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, keeping key line numbers; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    loader = _LineLoader(text)
+    loader.name = str(path)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        return _LinedDict({}, {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    return data
+
+
+# ------------------------------------------------------------------------------------- build + check
+def from_dict(cls: type[T], data: dict, source: str = "<config>", prefix: str = "") -> T:
+    """Build dataclass `cls` from `data`, checking keys and types; errors name `source` and the line."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'config'}' must be a mapping")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    lines = getattr(data, "lines", {})
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{source}:{lines[key]}" if key in lines else source
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid keys: {', '.join(fields)}"
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}' for {cls.__name__}{hint}")
+        kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}", where)
+    missing = [
+        n for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{source}: missing required key(s) {', '.join(prefix + m for m in missing)}")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, key, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: '{key}' cannot be {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        return from_dict(tp, value, where.split(":")[0] if ":" in where else where, prefix=key + ".")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: '{key}' must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}")
+        inner = args[0] if args else Any
+        items = [_coerce(inner, v, f"{key}[{i}]", where) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML reads `1e-4` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
+    return value
+
+
+def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """Apply `key.sub=value` overrides (values parsed as YAML) to a nested dict, in place."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: '{part}' is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Load `cls` from a YAML file (optional) plus `--set` overrides."""
+    data = read_yaml(path) if path else _LinedDict({}, {})
+    source = str(path) if path else "<defaults>"
+    if overrides:
+        apply_overrides(data, overrides)
+        source = f"{source} (with --set)" if path else "--set"
+    return from_dict(cls, data, source)
+
+
+def to_dict(cfg: Any) -> dict:
+    """A plain dict of a config, for saving beside a checkpoint."""
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field, nested sections flattened with dots: the `--help` table."""
+    rows = []
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows.extend(describe(tp, prefix + f.name + "."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            "(required)" if f.default_factory is dataclasses.MISSING else f.default_factory()
+        )
+        rows.append((prefix + f.name, repr(default), help_of(f)))
+    return rows

@@ -17,7 +17,9 @@ form                   row
                        messages) reads like ``messages``.
 ``question_answer``    ``{"question": "...", "answer": "...", "reasoning": "..."}``; ``reasoning``
                        is optional, ``rationale`` is accepted as its alias (AQuA-RAT and CoT
-                       collections). ``answer`` may be a number.
+                       collections). ``answer`` may be a number, or hold ``<think>`` tags.
+                       ``history`` (earlier user/assistant turns) is optional. This is the
+                       canonical form `write_examples` writes.
 ``gsm8k``              ``{"question": "...", "answer": "step\\nstep\\n#### 72"}``: the text after
                        ``####`` is the answer and the text before it the reasoning, with GSM8K's
                        ``<<48/2=24>>`` calculator annotations removed.
@@ -62,7 +64,7 @@ _COMMON_KEYS = ("id", "system", "verifier", "meta")
 _FORM_KEYS = {
     "messages": ("messages",),
     "prompt_completion": ("prompt", "completion"),
-    "question_answer": ("question", "answer", *REASONING_KEYS),
+    "question_answer": ("question", "answer", "history", *REASONING_KEYS),
     "gsm8k": ("question", "answer"),
 }
 _GSM8K_FINAL = re.compile(r"^####[ \t]*(.*?)\s*$", re.MULTILINE)
@@ -310,9 +312,27 @@ def _read_question_answer(row: dict[str, Any], problems: _Problems) -> dict[str,
         return None
     thinking, answer = _split_target(answer_text, "answer", problems)
     reasoning = _merge_reasoning(reasoning, key, thinking, "answer", problems)
-    if question is None or answer is None:
+    history = _read_history(row.get("history", []), problems)
+    if question is None or answer is None or history is None:
         return None
-    return {"question": question, "answer": answer, "reasoning": reasoning}
+    return {"question": question, "answer": answer, "reasoning": reasoning, "history": history}
+
+
+def _read_history(history: Any, problems: _Problems) -> list[dict[str, str]] | None:
+    """Earlier turns of a canonical row: a list of `{"role": "user"|"assistant", "content": str}`."""
+    if not isinstance(history, list):
+        problems.add("history", f"history must be a list of turns, not {_type_name(history)}")
+        return None
+    turns = []
+    for i, turn in enumerate(history):
+        field = f"history[{i}]"
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            problems.add(field, f"{field} must be an object with role user or assistant and content")
+            continue
+        content = _turn_content(turn.get("content"), f"{field}.content", problems)
+        if content is not None:
+            turns.append({"role": turn["role"], "content": content})
+    return turns if len(turns) == len(history) else None
 
 
 def _read_gsm8k(row: dict[str, Any], problems: _Problems) -> dict[str, Any] | None:

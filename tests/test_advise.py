@@ -8,7 +8,6 @@ from thinktune.compare.advise import (
     DECISIVE_MARGIN,
     SCENARIOS,
     advise,
-    count_steps,
     dataset_signals,
     decide,
     has_real_reasoning,
@@ -98,11 +97,9 @@ def _arith(i: int, steps: int = 3) -> Example:
     return Example(question=f"What is {i} + ...?", answer=str(i + steps), reasoning="\n".join(lines))
 
 
-def test_count_steps_and_real_reasoning():
-    assert count_steps("a = 1\n\nb = 2\nc = 3") == 3
-    assert count_steps("Add them. Then halve it.") == 2
-    assert count_steps("   ") == 0
+def test_real_reasoning():
     assert has_real_reasoning(_arith(1))
+    assert has_real_reasoning(Example("q", "7", reasoning="Add them. Then halve it."))
     assert not has_real_reasoning(Example("q", "7", reasoning="7"))  # the answer restated
     assert not has_real_reasoning(Example("q", "7", reasoning="It is seven."))  # one step
     assert not has_real_reasoning(Example("q", "7"))
@@ -143,3 +140,13 @@ def test_description_and_dataset_combine():
     assert only_text.recommendation == "non_reasoning"
     assert both.recommendation != "non_reasoning"  # the multi-step traces pull it back
     assert both.signals["reasoning_score"] > only_text.signals["reasoning_score"]
+
+
+def test_dataset_from_a_jsonl_file(tmp_path):
+    from thinktune.data.readers import write_examples
+
+    path = write_examples([_arith(i) for i in range(6)] + [Example("q7", "7")], tmp_path / "d.jsonl")
+    advice = advise(dataset=str(path))
+    assert advice.signals["dataset"]["rows"] == 7
+    assert advice.signals["dataset"]["rows_with_reasoning"] == 6
+    assert advice.recommendation == "reasoning"

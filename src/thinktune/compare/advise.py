@@ -14,8 +14,8 @@ conversion comes from its "simple, direct tasks" list) with the phrases that rev
                                             creative or stylistic writing
 
 **Dataset signals** measured on the rows themselves (`dataset_signals`):
-- the fraction of rows with *real* step-by-step reasoning (at least `MIN_STEPS` steps that are not just
-  the answer again). Reasoning SFT needs it: without traces there is nothing to imitate, so a dataset that
+- the fraction of rows with *real* step-by-step reasoning (`data.validate.is_step_by_step`: at least two
+  steps that are not just the answer again). Reasoning SFT needs it: without traces there is nothing to imitate, so a dataset that
   mostly lacks them leans non-reasoning (or towards distilling traces / RL first);
 - how many steps the gold solutions take (three or more: multi-step, where reasoning pays);
 - how long the answers are (long free-text answers are generation tasks, where thinking buys little);
@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from thinktune.data.schema import Example
+from thinktune.data.validate import count_steps, is_step_by_step
 from thinktune.verify import to_number
 
 Recommendation = Literal["reasoning", "non_reasoning", "hybrid"]
 
 DECISIVE_MARGIN = 0.34
 """|margin| needed to leave the hybrid path: the winning side must hold two thirds of the evidence."""
-MIN_STEPS = 2
-"""A trace with fewer steps than this is not step-by-step reasoning."""
 MIN_REASONING_FRACTION = 0.5
 """Below this fraction of rows with real traces, reasoning SFT is short of data."""
 
@@ -168,27 +167,10 @@ def scenario_signals(description: str) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------- dataset
-def count_steps(reasoning: str | None) -> int:
-    """Steps in a trace: its non-empty lines, or its sentences when it is written as one paragraph.
-
-    >>> count_steps("12 + 5 = 17\\n17 * 2 = 34"), count_steps("First add. Then double. Done."), count_steps(None)
-    (2, 3, 0)
-    """
-    if not reasoning or not reasoning.strip():
-        return 0
-    lines = [line for line in reasoning.strip().splitlines() if line.strip()]
-    if len(lines) > 1:
-        return len(lines)
-    return len([s for s in re.split(r"(?<=[.!?;])\s+", lines[0]) if s.strip()])
-
-
 def has_real_reasoning(example: Example) -> bool:
-    """True when the row's trace has at least `MIN_STEPS` steps and is not just its answer restated."""
-    if not example.has_reasoning:
-        return False
-    if example.reasoning.strip() == str(example.answer).strip():
-        return False
-    return count_steps(example.reasoning) >= MIN_STEPS
+    """True when the row's trace is real step-by-step working (the data helper's rule, shared with
+    `thinktune data validate`: at least two steps, not the answer restated)."""
+    return example.has_reasoning and is_step_by_step(example.reasoning, example.answer)
 
 
 def is_checkable(answer: str) -> bool:
@@ -250,7 +232,7 @@ def _load(dataset: str | Path | Sequence[Example]) -> list[Example]:
     if isinstance(dataset, (str, Path)):
         from thinktune.data.readers import read_examples
 
-        return list(read_examples(dataset))
+        return read_examples(dataset)
     return list(dataset)
 
 

@@ -1,0 +1,45 @@
+"""Split bookkeeping shared by the generated tasks: a question's split is a function of its text.
+
+Generated tasks (arithmetic, countdown, reasoning-gym) draw problems from a seeded stream and keep only
+those whose question hashes into the requested split's bucket, so train, validation and test can never
+share a question, whatever the seeds, sizes or difficulty knobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+SPLITS = ("train", "validation", "test")
+DEFAULT_SIZE = {"train": 1000, "validation": 200, "test": 200}
+
+
+def check_split(split: str) -> str:
+    """Normalise `split` (`val` → `validation`); ValueError for anything else."""
+    split = {"val": "validation", "dev": "validation"}.get(split, split)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    return split
+
+
+def split_of(question: str) -> str:
+    """The split a question belongs to: 80% train, 10% validation, 10% test, by a stable hash.
+
+    >>> split_of("Calculate 1 + 2.") in SPLITS
+    True
+    """
+    bucket = int(hashlib.sha256(question.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return "test" if bucket == 0 else "validation" if bucket == 1 else "train"
+
+
+def rng_for(task: str, split: str, seed: int) -> random.Random:
+    """A generator seeded by task, split and seed (string seeds are hashed deterministically)."""
+    return random.Random(f"{task}:{split}:{seed}")
+
+
+def size_for(split: str, n: int | None) -> int:
+    if n is None:
+        return DEFAULT_SIZE[split]
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    return n

@@ -149,6 +149,7 @@ def iter_rows(source: str | Path) -> Iterator[tuple[int, dict[str, Any] | Any | 
                 line = line.lstrip("\ufeff")  # a byte-order mark from Windows editors
             if not line.strip():
                 continue
+            line = line.rstrip("\r\n")  # so an error at the end of the line points at the line, not past it
             try:
                 yield line_no, json.loads(line)
             except json.JSONDecodeError as e:

@@ -122,7 +122,8 @@ class ValidationReport:
             lines += [f"  {p}" for p in ordered[:max_listed]]
             if len(issues) > max_listed:
                 lines.append(f"  ... and {len(issues) - max_listed} more (--json lists them all)")
-        lines.append("OK" if self.ok else f"FAILED: {len(self.errors)} errors")
+        n = len(self.errors)
+        lines.append("OK" if self.ok else f"FAILED: {n} error{'s' if n != 1 else ''}")
         return "\n".join(lines)
 
 

@@ -251,6 +251,14 @@ def test_write_examples_round_trip(tmp_path):
 
 def test_to_row_leaves_out_defaults():
     assert to_row(Example("q", "5", meta={"id": "x", "source": "f:1"})) == {"id": "x", "question": "q", "answer": "5"}
+    no_id = Example("q", "5")
+    assert to_row(no_id) == {"id": content_id(no_id), "question": "q", "answer": "5"}
+
+
+def test_rows_without_id_read_back_the_same(tmp_path):
+    examples = [Example("q", "5", reasoning="a.\nb."), Example("r", "6", history=[turn(U, "hi"), turn(A, "yo")])]
+    back = read_examples(write_examples(examples, tmp_path / "x.jsonl"))
+    assert [to_row(e) for e in back] == [to_row(e) for e in examples]
 
 
 @pytest.mark.parametrize("spec,expected", [

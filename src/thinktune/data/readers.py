@@ -437,12 +437,11 @@ def _read_turns(turns: list[Any], fields: list[str], whole: str, problems: _Prob
 def to_row(example: Example) -> dict[str, Any]:
     """The canonical question/answer/reasoning row of an example (what `write_examples` writes).
 
-    Fields at their defaults are left out; `meta["source"]` (where the row was read) is not part of the
-    row's content, so it is left out too.
+    Every row has an `id` (`meta["id"]`, else `content_id`, which is what reading the row back gives).
+    Other fields at their defaults are left out; `meta["source"]` (where the row was read) is not part of
+    the row's content, so it is left out too.
     """
-    row: dict[str, Any] = {}
-    if "id" in example.meta:
-        row["id"] = example.meta["id"]
+    row: dict[str, Any] = {"id": str(example.meta.get("id") or content_id(example))}
     row["question"] = example.question
     row["answer"] = example.answer
     if example.reasoning is not None:

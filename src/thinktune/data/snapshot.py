@@ -148,7 +148,8 @@ def resolve_snapshot(path_or_id: str | Path, root: str | Path = DEFAULT_ROOT) ->
     ref = str(path_or_id)
     if (root / ref / "snapshot.json").exists():
         return root / ref
-    matches = sorted(p for p in root.glob(f"{ref}*") if (p / "snapshot.json").exists()) if root.is_dir() else []
+    matches = sorted(p for p in root.iterdir() if p.name.startswith(ref) and (p / "snapshot.json").exists()) \
+        if root.is_dir() and ref else []
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

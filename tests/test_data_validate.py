@@ -182,3 +182,13 @@ def test_cli_validate_missing_file_is_a_user_error(capsys):
     assert main(["data", "validate", str(FIXTURES / "nope.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("thinktune data: error:") and "nope.jsonl" in err and "Traceback" not in err
+
+
+def test_docstring_examples():
+    import doctest
+
+    from thinktune.data import readers, validate
+
+    for module in (readers, validate):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

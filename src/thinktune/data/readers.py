@@ -20,9 +20,10 @@ form                   row
                        collections). ``answer`` may be a number, or hold ``<think>`` tags.
                        ``history`` (earlier user/assistant turns) is optional. This is the
                        canonical form `write_examples` writes.
-``gsm8k``              ``{"question": "...", "answer": "step\\nstep\\n#### 72"}``: the text after
-                       ``####`` is the answer and the text before it the reasoning, with GSM8K's
-                       ``<<48/2=24>>`` calculator annotations removed.
+``gsm8k``              ``{"question": "...", "answer": "step\\nstep\\n#### 72"}``: when the last
+                       non-blank line of ``answer`` starts with ``####``, the text after it is the
+                       answer and the text before it the reasoning, with GSM8K's ``<<48/2=24>>``
+                       calculator annotations removed.
 =====================  ==========================================================================
 
 Any row may also carry ``id`` (string or number), ``system``, ``verifier`` (a verify mode name) and
@@ -67,7 +68,7 @@ _FORM_KEYS = {
     "question_answer": ("question", "answer", "history", *REASONING_KEYS),
     "gsm8k": ("question", "answer"),
 }
-_GSM8K_FINAL = re.compile(r"^####[ \t]*(.*?)\s*$", re.MULTILINE)
+_GSM8K_FINAL = re.compile(r"^####[ \t]*([^\n]*?)\s*\Z", re.MULTILINE)  # the last non-blank line
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
 
@@ -342,7 +343,7 @@ def _read_gsm8k(row: dict[str, Any], problems: _Problems) -> dict[str, Any] | No
         if key in row:
             problems.add(key, f"reasoning given twice: in {key} and before #### in answer (GSM8K form)")
     text = row["answer"]
-    final = list(_GSM8K_FINAL.finditer(text))[-1]
+    final = _GSM8K_FINAL.search(text)
     answer = final.group(1).strip()
     reasoning = _GSM8K_CALC.sub("", text[: final.start()]).strip() or None
     if not answer:

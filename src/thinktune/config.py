@@ -94,7 +94,7 @@ def from_dict(cls: type[T], data: dict, source: str = "<config>", prefix: str = 
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid keys: {', '.join(fields)}"
             raise ConfigError(f"{where}: unknown key '{prefix}{key}' for {cls.__name__}{hint}")
-        kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}", where)
+        kwargs[key] = _coerce(hints[key], _onto_default(fields[key], value), f"{prefix}{key}", where)
     missing = [
         n for n, f in fields.items()
         if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -105,6 +105,19 @@ def from_dict(cls: type[T], data: dict, source: str = "<config>", prefix: str = 
         return cls(**kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+def _onto_default(f: dataclasses.Field, value: Any) -> Any:
+    """A partial section for a dataclass field whose default is a configured instance (`default_factory`
+    returning e.g. `LoraSettings(enabled=False)`) overrides only the keys it names: it is laid over that
+    instance's values, not over the class defaults."""
+    if not isinstance(value, dict) or f.default_factory is dataclasses.MISSING:
+        return value
+    default = f.default_factory()
+    if not dataclasses.is_dataclass(default):
+        return value
+    base = {g.name: getattr(default, g.name) for g in dataclasses.fields(default) if g.init}
+    return _LinedDict({**base, **value}, getattr(value, "lines", {}))
 
 
 def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
@@ -202,17 +215,25 @@ def save_config(cfg: Any, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, help) for every field, nested sections flattened with dots: the `--help` table."""
+def describe(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field, nested sections flattened with dots: the `--help` table.
+
+    `defaults` (an instance of `cls`) overrides the class defaults; nested sections use it for a field whose
+    `default_factory` builds a configured instance.
+    """
     rows = []
     hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, prefix + f.name + "."))
+            inner = getattr(defaults, f.name, None) if defaults is not None else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            rows.extend(describe(tp, prefix + f.name + ".", inner))
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
             "(required)" if f.default_factory is dataclasses.MISSING else f.default_factory()
         )
+        if defaults is not None:
+            default = getattr(defaults, f.name)
         rows.append((prefix + f.name, repr(default), help_of(f)))
     return rows

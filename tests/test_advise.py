@@ -150,3 +150,25 @@ def test_dataset_from_a_jsonl_file(tmp_path):
     assert advice.signals["dataset"]["rows"] == 7
     assert advice.signals["dataset"]["rows_with_reasoning"] == 6
     assert advice.recommendation == "reasoning"
+
+
+def test_measurement_replaces_the_rule_of_thumb():
+    from thinktune.compare.advise import advise_from_measurement
+
+    rows = [
+        {"name": "reasoning", "kind": "variant", "strict_accuracy": 0.6, "tokens_per_query": 60.0,
+         "seconds_per_query": 0.9, "n_questions": 50},
+        {"name": "non_reasoning", "kind": "variant", "strict_accuracy": 0.1, "tokens_per_query": 12.0,
+         "seconds_per_query": 0.3, "n_questions": 50},
+    ]
+    rule = advise("real-time sentiment classification")
+    assert rule.recommendation == "non_reasoning"
+    measured = advise_from_measurement(rows, rule_of_thumb=rule)
+    assert measured.recommendation == "reasoning"
+    assert measured.confidence > 0.9  # a 50-point gap on 50 questions is far outside the noise
+    assert any("says reasoning, and wins" in r for r in measured.reasons)
+    assert any(f"{60 / 12:.2f}× the tokens" in r for r in measured.reasons)
+    # A gap inside the noise: the cheaper variant, with low confidence.
+    close = [dict(rows[0], strict_accuracy=0.30), dict(rows[1], strict_accuracy=0.26)]
+    weak = advise_from_measurement(close)
+    assert weak.recommendation == "non_reasoning" and weak.confidence < 0.9

@@ -291,3 +291,37 @@ def advise(description: str | None = None, dataset: str | Path | Sequence[Exampl
     signals = {"scenarios": [e for e in evidence if "matched" in e], "dataset": stats,
                "reasoning_score": r, "non_reasoning_score": d}
     return Advice(rec, confidence, reasons, signals)
+
+
+# --------------------------------------------------------------------------------- measurement
+def advise_from_measurement(
+    rows: Sequence[dict[str, Any]],
+    rule_of_thumb: Advice | None = None,
+    reasoning: str = "reasoning",
+    direct: str = "non_reasoning",
+) -> Advice:
+    """Advice from a `compare` table instead of the rule of thumb (`thinktune advise --measure`).
+
+    The recommendation is `recommend`'s verdict; `confidence` is `Φ(gain / SE)` for the measured accuracy
+    gap between the two variants (how sure the measurement is of their order, at least 0.5), and the
+    reasons are the recommendation's own lines, computed from the numbers.
+    """
+    import math
+
+    from thinktune.compare.recommend import Z95, recommend
+
+    routers = [r["name"] for r in rows if r.get("kind") == "router"]
+    rec = recommend(rows, reasoning=reasoning, direct=direct, routers=routers)
+    gain, ci = rec.numbers["gain"], rec.numbers["ci95"]
+    z = gain / (ci / Z95) if math.isfinite(ci) and ci > 0 else 0.0
+    confidence = round(min(0.99, max(0.5, 0.5 * (1 + math.erf(abs(z) / math.sqrt(2))))), 2)
+    reasons = [line.replace("**", "") for line in rec.lines]
+    if rule_of_thumb is not None:
+        same = rule_of_thumb.recommendation == rec.verdict
+        reasons.append(f"the rule of thumb said {rule_of_thumb.recommendation.replace('_', '-')}; the measurement "
+                       + ("agrees" if same else f"says {rec.verdict.replace('_', '-')}, and wins"))
+    signals = {"measured": [{k: r.get(k) for k in ("name", "strict_accuracy", "tokens_per_query",
+                                                    "seconds_per_query", "n_questions")} for r in rows],
+               "numbers": rec.numbers,
+               "rule_of_thumb": rule_of_thumb.recommendation if rule_of_thumb else None}
+    return Advice(rec.verdict, confidence, reasons, signals)

@@ -1,0 +1,513 @@
+"""`thinktune compare`: fine-tune a reasoning and a non-reasoning variant of one model on the same data with
+the same budget, evaluate both (and the base model, and a hybrid router) with the same harness on the same
+held-out questions, and recommend one from the numbers.
+
+    thinktune compare                                  # the quickstart (see `CompareConfig` defaults)
+    thinktune compare my.yaml --set data=rows.jsonl    # your own data with step-by-step reasoning
+
+The pipeline goes top to bottom, one phase at a time; each phase writes its output under `output_dir` and
+a marker with the settings it ran with, and a phase whose marker matches is skipped, so a killed run
+resumes where it stopped (and a changed setting re-runs exactly the phases it affects)::
+
+    OUT/data/train.jsonl, test.jsonl      the one dataset both variants train on, and the held-out split
+    OUT/variants/non_reasoning/final/     the trained variants: `thinktune chat OUT/variants/reasoning`,
+    OUT/variants/reasoning/final/         `thinktune eval --model OUT/variants/reasoning/final ...`
+    OUT/evals/<row>/                      each evaluated row: the harness's per-question JSONL + row.json
+    OUT/report.md, report.html, tradeoff.png, results.json
+
+"Same budget" holds by construction: both SFT configs are `dataclasses.replace` of one base config that
+differs only in `job` and `output_dir` (same rows, steps, batch, learning rate, LoRA settings, seed).
+
+The quickstart is sized from the calibration in CPU-NOTES.md (SmolLM2-135M, full fine-tune at lr 1e-4,
+batch 8, 2 cores: ~9 s/step on 3-operation reasoning rows, ~6 s/step on direct rows; greedy evaluation
+~0.85 s/question reasoning, ~0.25 s direct, ~1.1 s for the base model; after 40 steps on addition-only
+3-operation problems, reasoning 58% vs direct 2%). Its problems mix 1 to 4 additions of 2-digit numbers
+so that "where reasoning pays" shows as a gradient over the number of steps and the router has easy and
+hard questions to tell apart. Budget on 2 cores: 2 × 36 steps of training (~4.5 + ~3 min), 48 held-out
+questions for each variant (~40 s + ~15 s), 12 for each base row (~30 s together), 4 router samples per
+question from the direct variant (~20 s), model loads and saves (~1 min): ~11-12 minutes, leaving room
+for a slower or busier machine within the ~15-minute target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thinktune.config import ConfigError, save_config, to_dict
+from thinktune.io import read_jsonl, write_json
+from thinktune.training import LoraSettings
+
+JOBS = ("non_reasoning", "reasoning")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A reasoning-vs-non-reasoning comparison; the YAML file mirrors these fields (and `lora:`)."""
+
+    model: str = field(default="default", metadata={"help": "base model spec: default | tiny | folder | .gguf | Hub id"})
+    data: str | None = field(
+        default=None,
+        metadata={"help": "a JSONL whose rows carry step-by-step reasoning (any form `thinktune data` reads); "
+                          "empty: generate problems from `task`"},
+    )
+    task: str = field(default="arithmetic", metadata={"help": "built-in task used when `data` is empty"})
+    task_options: dict = field(
+        default_factory=lambda: {"digits": 2, "operators": "+"},
+        metadata={"help": "options of the task (a mapping; a --set replaces all of it)"},
+    )
+    mix_key: str = field(default="ops", metadata={"help": "task option varied to mix difficulties ('' : no mix)"})
+    mix_values: list[int] = field(
+        default_factory=lambda: [1, 2, 3, 4],
+        metadata={"help": "values of `mix_key`, in equal shares; the report breaks accuracy down by them"},
+    )
+    train_rows: int = field(default=288, metadata={"help": "training rows (both variants see the same ones)"})
+    eval_questions: int = field(default=48, metadata={"help": "held-out questions for the trained variants"})
+    base_eval_questions: int = field(
+        default=12, metadata={"help": "held-out questions for the base-model rows (0: skip them)"}
+    )
+    steps: int = field(default=36, metadata={"help": "optimizer steps for each variant (the same budget)"})
+    batch_size: int = field(default=8, metadata={"help": "training rows per step"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (full FT ~1e-4, LoRA ~1e-3)"})
+    max_length: int = field(default=256, metadata={"help": "longest tokenized training row"})
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(enabled=False),
+        metadata={"help": "LoRA settings (section); the quickstart fine-tunes the 135M model in full"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed for the data, the split and training"})
+    eval_batch_size: int = field(default=12, metadata={"help": "questions generated together in evaluation"})
+    max_new_tokens: int = field(default=160, metadata={"help": "generation budget for reasoning rows"})
+    direct_max_new_tokens: int = field(default=32, metadata={"help": "generation budget for direct rows"})
+    self_consistency: int = field(
+        default=0, metadata={"help": "also evaluate the reasoning variant with maj@k over k samples (0: skip)"}
+    )
+    routers: list[str] = field(
+        default_factory=lambda: ["agreement", "classifier"],
+        metadata={"help": "hybrid-router rows: agreement (k direct samples), classifier (fitted, cross-fitted)"},
+    )
+    router_samples: int = field(default=4, metadata={"help": "direct samples per question for the agreement router"})
+    agreement_threshold: float = field(
+        default=0.25, metadata={"help": "route to reasoning when this share of the samples disagrees (or more)"}
+    )
+    classifier_threshold: float = field(
+        default=0.5, metadata={"help": "route to reasoning when P(direct is wrong) is at least this"}
+    )
+    output_dir: str = field(default="runs/compare", metadata={"help": "where variants, evals and the report go"})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+
+    def __post_init__(self) -> None:
+        for name in ("train_rows", "eval_questions", "steps", "batch_size", "eval_batch_size", "max_new_tokens",
+                     "direct_max_new_tokens", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.base_eval_questions < 0 or self.self_consistency < 0 or self.router_samples < 2:
+            raise ValueError("base_eval_questions and self_consistency must be >= 0, router_samples >= 2")
+        unknown = set(self.routers) - {"agreement", "classifier"}
+        if unknown:
+            raise ValueError(f"routers: unknown {sorted(unknown)}; use agreement and/or classifier")
+
+
+# --------------------------------------------------------------------------------------------- phases
+@dataclass
+class Phase:
+    """One resumable step: its name, the settings its output depends on, and where its marker lives."""
+
+    name: str
+    marker: Path
+    key: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def done(self) -> bool:
+        if not self.marker.is_file():
+            return False
+        try:
+            return json.loads(self.marker.read_text()).get("fingerprint") == self.fingerprint()
+        except (OSError, json.JSONDecodeError):
+            return False
+
+    def finish(self, info: dict[str, Any]) -> None:
+        write_json(self.marker, {"fingerprint": self.fingerprint(), "key": self.key, **info})
+
+    def info(self) -> dict[str, Any]:
+        return json.loads(self.marker.read_text())
+
+
+class Progress:
+    """Prints `[i/n] phase` lines (the phases' own bars come from SFT and the harness) and times phases."""
+
+    def __init__(self, total: int, enabled: bool = True, echo: Callable[[str], None] = print) -> None:
+        self.total, self.i, self.enabled, self.echo = total, 0, enabled, echo
+        self.timings: dict[str, float] = {}
+
+    def start(self, title: str, skipped: bool = False) -> float:
+        self.i += 1
+        if self.enabled:
+            self.echo(f"[{self.i}/{self.total}] {title}" + (" — done before, skipped" if skipped else ""))
+        return time.perf_counter()
+
+
+# ----------------------------------------------------------------------------------------------- data
+def build_data(cfg: CompareConfig) -> tuple[list[Any], list[Any]]:
+    """(train, test) examples: the user's rows split by a content-hashed snapshot, or generated problems."""
+    if cfg.data:
+        from thinktune.data.readers import read_examples
+        from thinktune.data.snapshot import make_snapshot
+
+        examples = read_examples(cfg.data)
+        missing = sum(not e.has_reasoning for e in examples)
+        if missing:
+            raise ConfigError(f"data {cfg.data}: {missing}/{len(examples)} rows have no step-by-step reasoning; "
+                              "the reasoning variant needs it (`thinktune data validate` lists them)")
+        if len(examples) < cfg.eval_questions + cfg.batch_size:
+            raise ConfigError(f"data {cfg.data}: {len(examples)} rows are too few for {cfg.eval_questions} held-out "
+                              f"questions plus training (lower eval_questions)")
+        snap = make_snapshot(examples, cfg.eval_questions / len(examples), cfg.seed, source=cfg.data)
+        return list(snap.train)[: cfg.train_rows], list(snap.validation)
+    return (_generated(cfg, "train", cfg.train_rows), _generated(cfg, "test", cfg.eval_questions))
+
+
+def _generated(cfg: CompareConfig, split: str, n: int) -> list[Any]:
+    """`n` problems of the task, in equal shares over `mix_values`, interleaved so any prefix is mixed."""
+    from thinktune.tasks import load_task
+
+    if not cfg.mix_key or not cfg.mix_values:
+        rows = load_task(cfg.task, split=split, n=n, seed=cfg.seed, **cfg.task_options)
+        return rows
+    per = [n // len(cfg.mix_values) + (i < n % len(cfg.mix_values)) for i in range(len(cfg.mix_values))]
+    groups = []
+    for value, count in zip(cfg.mix_values, per, strict=True):
+        rows = load_task(cfg.task, split=split, n=count, seed=cfg.seed, **{**cfg.task_options, cfg.mix_key: value})
+        for i, ex in enumerate(rows):
+            ex.meta = {**ex.meta, "id": f"{cfg.task}-{split}-{cfg.mix_key}{value}-{i}",
+                       "difficulty": f"{cfg.mix_key}={value}"}
+        groups.append(rows)
+    mixed = [g[i] for i in range(max(per)) for g in groups if i < len(g)]
+    return mixed
+
+
+# ------------------------------------------------------------------------------------------- training
+def sft_config(cfg: CompareConfig, train_file: Path, out: Path) -> Any:
+    """The one base SFT config both variants share; `train_variant` changes only `job` and `output_dir`."""
+    from thinktune.recipes.sft import SFTJobConfig
+
+    return SFTJobConfig(
+        job="reasoning",
+        model=cfg.model,
+        data=str(train_file),
+        val_fraction=0.0,  # the held-out split is compare's own test.jsonl
+        lora=cfg.lora,
+        max_steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        max_length=cfg.max_length,
+        seed=cfg.seed,
+        output_dir=str(out / "variants" / "reasoning"),
+        save_steps=0,  # checkpoints of a full fine-tune cost seconds each; compare resumes per phase
+    )
+
+
+def train_variant(base: Any, job: str, out: Path) -> tuple[Path, dict[str, Any]]:
+    """Train one variant; returns (its `final/` folder, training cost: wall seconds and tokens)."""
+    from thinktune.recipes.sft import run
+
+    run_dir = out / "variants" / job
+    cfg = dataclasses.replace(base, job=job, output_dir=str(run_dir))
+    t0 = time.perf_counter()
+    run(cfg)
+    wall = time.perf_counter() - t0
+    return run_dir / "final", {"train_wall_s": wall, **training_cost(run_dir / "metrics.jsonl")}
+
+
+def training_cost(metrics: Path) -> dict[str, Any]:
+    """Trainer runtime, tokens seen and final loss from a run's metrics.jsonl."""
+    runtime = tokens = loss = None
+    if metrics.is_file():
+        for row in read_jsonl(metrics):
+            runtime = row.get("train_runtime", runtime)
+            tokens = row.get("num_input_tokens_seen", row.get("train_tokens", tokens))
+            if "loss" in row:
+                loss = row["loss"]
+    return {"train_runtime_s": runtime, "train_tokens": tokens, "final_loss": loss}
+
+
+# ----------------------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluated row: which model, how it is asked, on how many of the held-out questions."""
+
+    name: str
+    label: str
+    kind: str
+    model: str
+    reasoning: bool
+    strategy: str = "greedy"
+    n: int = 1
+    limit: int | None = None
+    options: dict = field(default_factory=dict)
+
+
+def eval_specs(cfg: CompareConfig, variants: dict[str, Path]) -> list[EvalSpec]:
+    """The rows of the table, in order."""
+    specs = []
+    if cfg.base_eval_questions:
+        specs += [
+            EvalSpec("base_direct", "base model, direct", "base", cfg.model, False, limit=cfg.base_eval_questions),
+            EvalSpec("base_cot", "base model, CoT prompt", "base", cfg.model, True, "cot", limit=cfg.base_eval_questions),
+        ]
+    specs += [
+        EvalSpec("non_reasoning", "non-reasoning variant", "variant", str(variants["non_reasoning"]), False),
+        EvalSpec("reasoning", "reasoning variant", "variant", str(variants["reasoning"]), True),
+    ]
+    if cfg.self_consistency > 1:
+        specs.append(EvalSpec(f"reasoning_maj{cfg.self_consistency}", f"reasoning variant, maj@{cfg.self_consistency}",
+                              "variant", str(variants["reasoning"]), True, "self_consistency", cfg.self_consistency))
+    if "agreement" in cfg.routers:
+        # Not a table row: the direct variant's samples that the agreement router votes with.
+        specs.append(EvalSpec("router_samples", "direct samples for the router", "samples",
+                              str(variants["non_reasoning"]), False, "self_consistency", cfg.router_samples))
+    return specs
+
+
+def run_eval(spec: EvalSpec, cfg: CompareConfig, test: list[Any], out_dir: Path) -> dict[str, Any]:
+    """Evaluate one row with the harness; returns `{"metrics", "records"}` (records in question order)."""
+    from thinktune.evaluation import evaluate
+    from thinktune.models import load_model
+
+    examples = test[: spec.limit] if spec.limit else test
+    model = load_model(spec.model)
+    result = evaluate(
+        model, examples, spec.strategy, reasoning=spec.reasoning,
+        max_new_tokens=cfg.max_new_tokens if spec.reasoning else cfg.direct_max_new_tokens,
+        n=spec.n, out_dir=out_dir, seed=cfg.seed, batch_size=cfg.eval_batch_size, progress=cfg.progress,
+        label=spec.label, **spec.options,
+    )
+    records = [dict(r) for r in result.records]
+    by_id = {str(ex.meta.get("id")): ex for ex in examples}
+    for rec, ex in zip(records, examples, strict=True):  # the report's by-difficulty table needs the group
+        ex = by_id.get(str(rec.get("id")), ex)
+        rec["difficulty"] = ex.meta.get("difficulty")
+    return {"metrics": dict(result.metrics), "records": records, "result": result}
+
+
+def row_from_eval(spec: EvalSpec, metrics: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A table row: the harness's metrics plus the cost per query the recommendation uses."""
+    n = metrics.get("n_questions") or len(records) or 1
+    tokens_per_query = metrics.get("output_tokens_mean")
+    if tokens_per_query is None and records:
+        tokens_per_query = sum(float(r.get("output_tokens", 0)) for r in records) / len(records)
+    # Seconds per query = the harness's wall time over the questions: the machine time a query costs at the
+    # evaluation batch size (per-question latencies in a batch overlap, so their mean would over-count).
+    seconds = metrics.get("wall_s")
+    seconds_per_query = seconds / n if seconds else _mean(r.get("latency_s") for r in records)
+    return {"name": spec.name, "label": spec.label, "kind": spec.kind, **metrics,
+            "tokens_per_query": tokens_per_query, "seconds_per_query": seconds_per_query}
+
+
+def _mean(values) -> float | None:
+    xs = [float(v) for v in values if v is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+# -------------------------------------------------------------------------------------------- routers
+def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hybrid-router rows, computed from the per-question records (no generation is repeated)."""
+    from thinktune.compare.router import agreement, cross_fit_scores, simulate_router
+    from thinktune.tasks import check_answer
+
+    direct, reasoning = evals["non_reasoning"], evals["reasoning"]
+    d_recs, r_recs = _per_question(direct), _per_question(reasoning)
+    d_secs, r_secs = _seconds_each(direct), _seconds_each(reasoning)
+    d_recs = [{**r, "latency_s": s} for r, s in zip(d_recs, d_secs, strict=True)]
+    r_recs = [{**r, "latency_s": s} for r, s in zip(r_recs, r_secs, strict=True)]
+    rows = []
+    if "agreement" in cfg.routers and "router_samples" in evals:
+        samples = evals["router_samples"]
+        s_recs, s_secs = _per_question(samples), _seconds_each(samples)
+        hard, easy, tokens = [], [], []
+        for ex, rec in zip(test, s_recs, strict=True):
+            answers = list(rec.get("answers") or [])
+            share, idx = agreement(answers)
+            hard.append(1.0 - share >= cfg.agreement_threshold)
+            ok = idx is not None and check_answer(ex, answers[idx]) >= 1.0
+            easy.append({"correct_strict": ok, "correct_lenient": ok, "output_tokens": 0, "latency_s": 0.0})
+            tokens.append(float(rec.get("output_tokens", 0)))
+        row = simulate_router(d_recs, r_recs, hard, tokens, s_secs, easy)
+        rows.append(_router_row("router_agreement", f"router (agreement of {cfg.router_samples})", row))
+    if "classifier" in cfg.routers:
+        wrong = [not bool(r["correct_strict"]) for r in d_recs]
+        scores = cross_fit_scores([ex.question for ex in test], wrong, seed=cfg.seed)
+        row = simulate_router(d_recs, r_recs, [s >= cfg.classifier_threshold for s in scores])
+        rows.append(_router_row("router_classifier", "router (classifier)", row))
+    return rows
+
+
+def _router_row(name: str, label: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "label": label, "kind": "router", **row}
+
+
+def _per_question(ev: dict[str, Any]) -> list[dict[str, Any]]:
+    return ev["records"]
+
+
+def _seconds_each(ev: dict[str, Any]) -> list[float]:
+    """Each question's share of its row's wall time, so that the shares add up to `seconds_per_query × n`."""
+    recs = ev["records"]
+    lat = [float(r.get("latency_s") or 0.0) for r in recs]
+    wall = ev["metrics"].get("wall_s")
+    total = sum(lat)
+    if wall and total > 0:
+        return [x * wall / total for x in lat]
+    return lat
+
+
+# --------------------------------------------------------------------------------------------- report
+@dataclass
+class CompareResult:
+    """What a compare run produced: the rows, the recommendation and the files."""
+
+    rows: list[dict[str, Any]]
+    recommendation: Any
+    out_dir: Path
+    report_md: Path
+    report_html: Path
+    variants: dict[str, Path]
+    timings: dict[str, float]
+
+
+def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any]], evals: dict[str, dict[str, Any]],
+                         recommendation: Any, notes: list[str]) -> tuple[Path, Path]:
+    from thinktune.compare.report import by_difficulty, sections, tradeoff_plot
+    from thinktune.evaluation.report import write_report
+
+    plot = tradeoff_plot(rows, out / "tradeoff.png")
+    shown = {r["name"] for r in rows}
+    difficulty = by_difficulty({name: ev["records"] for name, ev in evals.items() if name in shown})
+    extra = sections(rows, recommendation.markdown(), plot, difficulty, notes)
+    runs = [ev["result"] for name, ev in evals.items() if name in shown and ev.get("result") is not None]
+    title = f"Reasoning vs non-reasoning: {cfg.model} on {cfg.data or cfg.task}"
+    md, html_path = write_report(runs, out, title, extra_sections=extra)
+    return Path(md), Path(html_path)
+
+
+# ----------------------------------------------------------------------------------------- the pipeline
+def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> CompareResult:
+    """Run (or resume) the whole comparison; see the module docstring."""
+    from thinktune.compare.recommend import recommend
+    from thinktune.compare.report import table_text
+    from thinktune.data.readers import read_examples, write_examples
+
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "compare.yaml")
+    t_start = time.perf_counter()
+    data_key = {k: v for k, v in to_dict(cfg).items() if k in (
+        "data", "task", "task_options", "mix_key", "mix_values", "train_rows", "eval_questions", "seed")}
+    n_evals = 2 + 2 * bool(cfg.base_eval_questions) + (cfg.self_consistency > 1) + ("agreement" in cfg.routers)
+    progress = Progress(1 + 2 + n_evals + 1, cfg.progress, echo)
+
+    # 1. data -------------------------------------------------------------------------------------
+    phase = Phase("data", out / "data" / "phase.json", data_key)
+    t0 = progress.start("data: the training rows and the held-out questions", phase.done())
+    if not phase.done():
+        train, test = build_data(cfg)
+        write_examples(train, out / "data" / "train.jsonl")
+        write_examples(test, out / "data" / "test.jsonl")
+        phase.finish({"train": len(train), "test": len(test)})
+    train_file = out / "data" / "train.jsonl"
+    test = read_examples(out / "data" / "test.jsonl")
+    progress.timings["data"] = time.perf_counter() - t0
+
+    # 2. train both variants with one budget -------------------------------------------------------
+    base = sft_config(cfg, train_file, out)
+    variants: dict[str, Path] = {}
+    costs: dict[str, dict[str, Any]] = {}
+    for job in JOBS:
+        key = {"data": phase.fingerprint(), **{k: v for k, v in to_dict(base).items() if k not in ("job", "output_dir")}}
+        tphase = Phase(f"train_{job}", out / "variants" / job / "phase.json", {**key, "job": job})
+        t0 = progress.start(f"train the {job.replace('_', '-')} variant ({cfg.steps} steps)", tphase.done())
+        if not tphase.done():
+            final, cost = train_variant(base, job, out)
+            tphase.finish(cost)
+        variants[job] = out / "variants" / job / "final"
+        costs[job] = {k: v for k, v in tphase.info().items() if k not in ("fingerprint", "key")}
+        progress.timings[f"train_{job}"] = time.perf_counter() - t0
+
+    # 3. evaluate every row on the same held-out questions ----------------------------------------
+    evals: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    trained_fp = {str(variants[j]): Phase(j, out / "variants" / j / "phase.json", {}).info()["fingerprint"]
+                  for j in JOBS}
+    for spec in eval_specs(cfg, variants):
+        key = {"spec": dataclasses.asdict(spec), "model": trained_fp.get(spec.model, spec.model),
+               "data": phase.fingerprint(),
+               **{k: getattr(cfg, k) for k in ("max_new_tokens", "direct_max_new_tokens", "eval_batch_size")}}
+        ephase = Phase(f"eval_{spec.name}", out / "evals" / spec.name / "row.json", key)
+        n = min(spec.limit or len(test), len(test))
+        t0 = progress.start(f"evaluate {spec.label} on {n} questions", ephase.done())
+        if ephase.done():
+            info = ephase.info()
+            evals[spec.name] = {"metrics": info["metrics"], "records": info["records"],
+                                "result": _reload_result(out / "evals" / spec.name, info)}
+        else:
+            evals[spec.name] = run_eval(spec, cfg, test, out / "evals" / spec.name)
+            ephase.finish({"metrics": evals[spec.name]["metrics"], "records": evals[spec.name]["records"]})
+        progress.timings[f"eval_{spec.name}"] = time.perf_counter() - t0
+        if spec.kind != "samples":
+            row = row_from_eval(spec, evals[spec.name]["metrics"], evals[spec.name]["records"])
+            if spec.name in costs:
+                row.update(costs[spec.name])
+            rows.append(row)
+
+    # 4. router rows, recommendation, report ------------------------------------------------------
+    t0 = progress.start("hybrid router rows, recommendation and report")
+    rows += router_rows(cfg, test, evals)
+    router_names = [r["name"] for r in rows if r["kind"] == "router"]
+    rec = recommend(rows, routers=router_names)
+    notes = _notes(cfg, test, rows)
+    md, html_path = write_compare_report(cfg, out, rows, evals, rec, notes)
+    progress.timings["report"] = time.perf_counter() - t0
+    total = time.perf_counter() - t_start
+    write_json(out / "results.json", {
+        "config": to_dict(cfg), "rows": rows, "recommendation": {
+            "verdict": rec.verdict, "best": rec.best, "cheapest": rec.cheapest, "lines": rec.lines,
+            "numbers": rec.numbers},
+        "variants": {k: str(v) for k, v in variants.items()}, "timings_s": progress.timings, "wall_s": total,
+    })
+    if cfg.progress:
+        echo("\n" + table_text(rows) + "\n\n" + rec.markdown() + f"\n\nreport: {html_path}\n"
+             f"variants: {variants['reasoning']} and {variants['non_reasoning']} "
+             f"(try `thinktune chat {out / 'variants' / 'reasoning'}`)")
+    return CompareResult(rows, rec, out, md, html_path, variants, progress.timings)
+
+
+def _reload_result(folder: Path, info: dict[str, Any]) -> Any:
+    """The harness's result object for a finished row, for `write_report` (rebuilt from the saved row)."""
+    from thinktune.evaluation import EvalResult
+
+    return EvalResult(metrics=info["metrics"], records=info["records"], label=info["key"]["spec"]["label"])
+
+
+def _notes(cfg: CompareConfig, test: list[Any], rows: list[dict[str, Any]]) -> list[str]:
+    notes = [
+        f"Both variants: {cfg.steps} steps × batch {cfg.batch_size} on the same {cfg.train_rows} rows, "
+        f"lr {cfg.learning_rate:g}, " + (f"LoRA r={cfg.lora.r}" if cfg.lora.enabled else "full fine-tune")
+        + f", seed {cfg.seed}; evaluated greedily on the same {len(test)} held-out questions.",
+        "tokens/q = output tokens per question (for routers, including the samples that estimate difficulty); "
+        "seconds per query (used by the recommendation) = evaluation wall time / questions.",
+    ]
+    if cfg.base_eval_questions and cfg.base_eval_questions < len(test):
+        notes.append(f"Base-model rows use the first {cfg.base_eval_questions} held-out questions only (the base "
+                     "model is slow and does not use the tags).")
+    if any(r["kind"] == "router" for r in rows):
+        notes.append("Router rows are computed from the per-question records: a routed question takes the "
+                     "chosen model's recorded (greedy) output; the classifier is cross-fitted (5 folds), so no "
+                     "question is scored by a classifier that saw it.")
+    return notes

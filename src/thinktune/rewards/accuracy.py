@@ -1,0 +1,75 @@
+"""Correctness rewards: extract the answer through the format contract, then score it with the task's verifier.
+
+The verifier is `thinktune.tasks.check_answer`, the same function evaluation uses, so a completion that
+earns reward 1.0 in training is exactly one that evaluation counts correct. Extraction goes through
+`thinktune.format.parse` (never a regex of our own): `accuracy` reads leniently (a missing `</answer>`, a
+pre-filled `<think>`), `accuracy_strict` only from well-formed completions. An `<answer>` hidden inside
+the thinking is never taken as the answer (the contract's rule), and neither is the last of several
+guesses in the thinking.
+
+`countdown` and `code` are the same reward with the verifier fixed, for datasets that carry the columns
+(`numbers` + `target`, or `tests`) but no `verifier` column.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from thinktune.data.schema import Example
+from thinktune.format import parse
+from thinktune.rewards.columns import completion_text, example_at
+from thinktune.tasks import check_answer
+
+
+def score_completion(text: str, example: Example, strict: bool = False) -> float:
+    """The verifier's score for one completion's extracted answer; 0.0 when no answer can be read."""
+    answer = parse(text, strict=strict).answer
+    if answer is None:
+        return 0.0
+    return _cached_score(answer, example.answer, example.verifier, json.dumps(example.meta, sort_keys=True,
+                                                                              default=str))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_score(answer: str, gold: str, verifier: str, meta_json: str) -> float:
+    # The same answer is often scored twice per step (the accuracy reward and the monitor's accuracy
+    # metric); code answers cost a subprocess each, so identical calls are remembered.
+    return check_answer(Example(question="", answer=gold, verifier=verifier, meta=json.loads(meta_json)), answer)
+
+
+def _reward(completions: list, columns: dict, strict: bool, verifier: str | None = None) -> list[float | None]:
+    out: list[float | None] = []
+    for i, completion in enumerate(completions):
+        example = example_at(i, columns)
+        if example is None:
+            out.append(None)  # no gold for this row: "not applicable", TRL ignores it
+            continue
+        if verifier:
+            example.verifier = verifier
+        out.append(score_completion(completion_text(completion), example, strict))
+    return out
+
+
+def accuracy(prompts: list, completions: list, **columns) -> list[float | None]:
+    """1.0 when the (leniently) extracted answer passes the row's verifier; None for rows without a gold answer.
+
+    >>> accuracy(None, ["<think>2+2</think><answer>4</answer>", "<answer>5</answer>"], answer=["4", "4"])
+    [1.0, 0.0]
+    """
+    return _reward(completions, columns, strict=False)
+
+
+def accuracy_strict(prompts: list, completions: list, **columns) -> list[float | None]:
+    """Like `accuracy`, but only a strictly well-formed completion can score."""
+    return _reward(completions, columns, strict=True)
+
+
+def countdown(prompts: list, completions: list, **columns) -> list[float | None]:
+    """1.0 when the answer is an equation over `numbers` (each once) equal to `target` (TinyZero's reward)."""
+    return _reward(completions, columns, strict=False, verifier="countdown")
+
+
+def code(prompts: list, completions: list, **columns) -> list[float | None]:
+    """The fraction of the row's `tests` that the answer's code passes (sandboxed, see `code_exec`)."""
+    return _reward(completions, columns, strict=False, verifier="code")

@@ -1,0 +1,48 @@
+"""Format rewards: does a completion follow the `<think>…</think><answer>…</answer>` contract?
+
+- `format_strict`: 1.0 only for exactly one think block then one answer block, nothing around them
+  (`thinktune.format.parse(strict=True)`).
+- `format_soft`: 1.0 when a `<think>…</think>` followed by `<answer>…</answer>` appears anywhere.
+- `tag_count`: partial credit, 0.25 for each of the four tags that appears exactly once, so a model that
+  has learnt half the format gets half the reward (open-r1's `tag_count_reward`).
+
+All three take `prefilled=True` for chat templates that open `<think>` themselves (the completion then
+starts inside the thinking; see `format.template_prefills_think`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from thinktune.format import REASONING_TAGS, THINK_OPEN, parse
+from thinktune.rewards.columns import completion_text
+
+_SOFT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+
+
+def _texts(completions: list, prefilled: bool) -> list[str]:
+    texts = [completion_text(c) for c in completions]
+    return [THINK_OPEN + t if prefilled and THINK_OPEN not in t else t for t in texts]
+
+
+def format_strict(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:
+    """1.0 when the completion is exactly `<think>…</think><answer>…</answer>`, else 0.0.
+
+    >>> format_strict(None, ["<think>\\n1+1=2\\n</think>\\n<answer>\\n2\\n</answer>", "2"])
+    [1.0, 0.0]
+    """
+    return [1.0 if parse(t, strict=True).well_formed else 0.0 for t in _texts(completions, prefilled)]
+
+
+def format_soft(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:
+    """1.0 when `<think>…</think>` then `<answer>…</answer>` appear anywhere in the completion."""
+    return [1.0 if _SOFT.search(t) else 0.0 for t in _texts(completions, prefilled)]
+
+
+def tag_count(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:
+    """0.25 for each of `<think>`, `</think>`, `<answer>`, `</answer>` appearing exactly once.
+
+    >>> tag_count(None, ["<think>x</think>", "<think>a</think><answer>b</answer>"])
+    [0.5, 1.0]
+    """
+    return [sum(0.25 for tag in REASONING_TAGS if t.count(tag) == 1) for t in _texts(completions, prefilled)]

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "serve")
+COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "serve", "export")
 
 
 class UserError(Exception):

@@ -84,12 +84,17 @@ def make_metrics_logger(path: str | Path, extra: dict[str, Any] | None = None) -
             self.last_t = self.t0
             self.last_tokens = 0
 
+        def on_train_begin(self, args, state, control, **kwargs):
+            # A resumed run restores the token count before this call: count tokens/s from there.
+            self.last_t = time.time()
+            self.last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D401 - HF callback signature
             now = time.time()
             row = {"step": state.global_step, "epoch": state.epoch, "wall_s": round(now - self.t0, 3)}
             row.update({k: v for k, v in (logs or {}).items() if isinstance(v, (int, float, str, bool))})
             tokens = getattr(state, "num_input_tokens_seen", 0) or 0
-            if tokens and now > self.last_t:
+            if tokens > self.last_tokens and now > self.last_t:
                 row["tokens_per_s"] = round((tokens - self.last_tokens) / (now - self.last_t), 2)
             self.last_t, self.last_tokens = now, tokens
             if extra:

@@ -169,8 +169,12 @@ def load_model(spec: str = "default", dtype: str = "float32", device: str | None
 
             base_spec = json.loads(adapter.read_text())["base_model_name_or_path"]
             base, _ = load_model(base_spec, dtype=dtype, device="cpu")
-            model = PeftModel.from_pretrained(base, path)
             tok = load_tokenizer(path if (Path(path) / "tokenizer_config.json").is_file() else base_spec)
+            # An adapter trained after adding tokens (e.g. the reasoning tags) saves embeddings of the
+            # grown vocabulary: the base must have that size before the adapter is attached.
+            if len(tok) > base.get_input_embeddings().weight.shape[0]:
+                base.resize_token_embeddings(len(tok))
+            model = PeftModel.from_pretrained(base, path)
         else:
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
             tok = load_tokenizer(spec)

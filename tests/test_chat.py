@@ -1,0 +1,113 @@
+"""`thinktune.chat`: the prompt it builds, how it splits replies, streaming, and the `thinktune chat` CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from thinktune import cli
+from thinktune import format as fmt
+from thinktune.chat import Reply, chat, format_reply
+
+WELL = "<think>\n17 + 25 = 42\n42 + 8 = 50\n</think>\n<answer>\n50\n</answer>"
+
+
+class ScriptedModel:
+    """A stand-in for a causal LM whose `generate` appends a fixed completion (and records its call)."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, tokenizer, completion: str, eos: bool = True):
+        ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+        self.completion = torch.tensor([ids + ([tokenizer.eos_token_id] if eos else [])])
+        self.calls = []
+
+    def generate(self, input_ids, attention_mask=None, streamer=None, **kwargs):
+        self.calls.append({"input_ids": input_ids, **kwargs})
+        if streamer is not None:
+            streamer.put(input_ids)
+            for token in self.completion[0]:
+                streamer.put(token.view(1))
+            streamer.end()
+        return torch.cat([input_ids, self.completion], dim=1)
+
+
+@pytest.mark.parametrize(
+    ("completion", "thinking", "answer", "well_formed"),
+    [
+        (WELL, "17 + 25 = 42\n42 + 8 = 50", "50", True),
+        ("<think>\n17 + 25 = 42\n42 + 8", "17 + 25 = 42\n42 + 8", None, False),  # cut off by the token limit
+        ("17 + 25 = 42</think><answer>42", "17 + 25 = 42", "42", False),  # pre-filled <think>, no </answer>
+        ("<answer>\n50\n</answer>", None, "50", False),  # a direct answer
+        ("fifty", None, None, False),
+    ],
+)
+def test_reply_is_split_into_thinking_and_answer(tokenizer, completion, thinking, answer, well_formed):
+    model = ScriptedModel(tokenizer, completion)
+    reply = chat((model, tokenizer), "What is 17 + 25 + 8?")
+    assert reply == Reply(thinking, answer, completion, well_formed, reply.tokens)
+    assert reply.tokens == model.completion.shape[1]  # the eos token counts as generated
+
+
+@pytest.mark.parametrize(("reasoning", "system"), [(True, fmt.REASONING_SYSTEM_PROMPT),
+                                                   (False, fmt.DIRECT_SYSTEM_PROMPT)])
+def test_prompt_has_the_job_system_prompt_and_the_history(tokenizer, reasoning, system):
+    model = ScriptedModel(tokenizer, WELL)
+    history = [{"role": "user", "content": "What is 1 + 1?"}, {"role": "assistant", "content": "2"}]
+    chat((model, tokenizer), "And 2 + 2?", history=history, reasoning=reasoning)
+    prompt = tokenizer.decode(model.calls[0]["input_ids"][0])
+    expected = fmt.render_prompt(tokenizer, [{"role": "system", "content": system}, *history,
+                                             {"role": "user", "content": "And 2 + 2?"}])
+    assert prompt == expected
+    assert prompt.index("What is 1 + 1?") < prompt.index("And 2 + 2?")
+
+
+def test_greedy_by_default_sampling_with_temperature(tokenizer):
+    model = ScriptedModel(tokenizer, WELL)
+    chat((model, tokenizer), "q", max_new_tokens=7)
+    chat((model, tokenizer), "q", temperature=0.7)
+    greedy, sampled = model.calls
+    assert greedy["do_sample"] is False and greedy["max_new_tokens"] == 7
+    assert sampled["do_sample"] is True and sampled["temperature"] == 0.7
+
+
+def test_stream_sends_the_completion_piece_by_piece(tokenizer):
+    pieces = []
+    reply = chat((ScriptedModel(tokenizer, WELL), tokenizer), "q", stream=pieces.append)
+    assert len(pieces) > 1
+    assert "".join(pieces) == reply.raw == WELL  # the prompt is not streamed
+
+
+def test_tiny_model_generates_within_the_budget(tiny):
+    reply = chat(tiny, "What is 2 + 3?", max_new_tokens=5)
+    assert 0 < reply.tokens <= 5
+    assert reply.well_formed is False  # a random model does not produce the format
+
+
+@pytest.mark.parametrize(
+    ("reply", "lines"),
+    [
+        (Reply("a\nb", "7", WELL, True, 9), ["thinking:", "  a", "  b", "answer: 7"]),
+        (Reply(None, "7", "<answer>7</answer>", False, 3),
+         ["answer: 7", "(the reply did not follow the <think>/<answer> format exactly)"]),
+        (Reply(None, None, "no idea", False, 2), ["answer: (none; the raw reply follows)", "no idea"]),
+    ],
+)
+def test_format_reply(reply, lines):
+    assert format_reply(reply).splitlines() == lines
+    colored = format_reply(reply, color=True)
+    assert colored.replace("\033[2m", "").replace("\033[0m", "") == format_reply(reply)
+    if reply.thinking:
+        assert colored.startswith("\033[2mthinking:") and "\033[0m\nanswer:" in colored  # only the thinking is dim
+
+
+def test_cli_one_message(capsys):
+    assert cli.main(["chat", "tiny", "-m", "What is 2 + 3?", "--max-new-tokens", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "answer:" in out
+
+
+def test_cli_missing_model_is_one_line(capsys, tmp_path):
+    assert cli.main(["chat", str(tmp_path / "nope"), "-m", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("thinktune chat: error:") and len(err.strip().splitlines()) == 1

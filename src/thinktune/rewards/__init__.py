@@ -37,6 +37,7 @@ class RewardInfo(NamedTuple):
 REWARDS: dict[str, RewardInfo] = {
     "accuracy": RewardInfo(_acc.accuracy, "correctness", "1 if the (leniently) extracted answer passes the row's verifier"),
     "accuracy_strict": RewardInfo(_acc.accuracy_strict, "correctness", "accuracy, but only well-formed completions score"),
+    "accuracy_any": RewardInfo(_acc.accuracy_any, "correctness", "accuracy, falling back to the last number without <answer> (bootstrap; gameable)"),
     "countdown": RewardInfo(_acc.countdown, "correctness", "1 if the answer is an equation over `numbers` equal to `target`"),
     "code": RewardInfo(_acc.code, "correctness", "fraction of the row's `tests` the answer's code passes (sandboxed)"),
     "format_strict": RewardInfo(_fmt.format_strict, "format", "1 for exactly <think>…</think><answer>…</answer>"),

@@ -7,6 +7,13 @@ pre-filled `<think>`), `accuracy_strict` only from well-formed completions. An `
 the thinking is never taken as the answer (the contract's rule), and neither is the last of several
 guesses in the thinking.
 
+`accuracy_any` falls back to the last number in the text when there is no `<answer>` (`format.best_answer`):
+a bootstrap for base models that do not use the tags yet, which is gameable by design (any text ending in
+the right number scores) and should be paired with a format reward and dropped once the format is learnt.
+
+All of them take `prefilled=True` for prompts that end inside an opened `<think>` (R1-Zero's template, or a
+chat template that pre-fills it), so the completion starts inside the thinking.
+
 `countdown` and `code` are the same reward with the verifier fixed, for datasets that carry the columns
 (`numbers` + `target`, or `tests`) but no `verifier` column.
 """
@@ -17,14 +24,21 @@ import functools
 import json
 
 from thinktune.data.schema import Example
-from thinktune.format import parse
-from thinktune.rewards.columns import completion_text, example_at
+from thinktune.format import best_answer, parse
+from thinktune.rewards.columns import completion_text, example_at, restore_think
 from thinktune.tasks import check_answer
 
 
-def score_completion(text: str, example: Example, strict: bool = False) -> float:
-    """The verifier's score for one completion's extracted answer; 0.0 when no answer can be read."""
-    answer = parse(text, strict=strict).answer
+def score_completion(text: str, example: Example, strict: bool = False, fallback: bool = False) -> float:
+    """The verifier's score for one completion's extracted answer; 0.0 when no answer can be read.
+
+    Args:
+        text: the completion (with the opening `<think>` restored when the prompt pre-filled it).
+        example: the row (gold answer, verifier, meta).
+        strict: read only strictly well-formed completions.
+        fallback: without an `<answer>`, take the last number of the text (`format.best_answer`).
+    """
+    answer = best_answer(text) if fallback and not strict else parse(text, strict=strict).answer
     if answer is None:
         return 0.0
     return _cached_score(answer, example.answer, example.verifier, json.dumps(example.meta, sort_keys=True,
@@ -38,7 +52,8 @@ def _cached_score(answer: str, gold: str, verifier: str, meta_json: str) -> floa
     return check_answer(Example(question="", answer=gold, verifier=verifier, meta=json.loads(meta_json)), answer)
 
 
-def _reward(completions: list, columns: dict, strict: bool, verifier: str | None = None) -> list[float | None]:
+def _reward(completions: list, columns: dict, strict: bool, verifier: str | None = None,
+            prefilled: bool = False, fallback: bool = False) -> list[float | None]:
     out: list[float | None] = []
     for i, completion in enumerate(completions):
         example = example_at(i, columns)
@@ -47,29 +62,39 @@ def _reward(completions: list, columns: dict, strict: bool, verifier: str | None
             continue
         if verifier:
             example.verifier = verifier
-        out.append(score_completion(completion_text(completion), example, strict))
+        text = restore_think(completion_text(completion), prefilled)
+        out.append(score_completion(text, example, strict, fallback))
     return out
 
 
-def accuracy(prompts: list, completions: list, **columns) -> list[float | None]:
+def accuracy(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
     """1.0 when the (leniently) extracted answer passes the row's verifier; None for rows without a gold answer.
 
     >>> accuracy(None, ["<think>2+2</think><answer>4</answer>", "<answer>5</answer>"], answer=["4", "4"])
     [1.0, 0.0]
     """
-    return _reward(completions, columns, strict=False)
+    return _reward(completions, columns, strict=False, prefilled=prefilled)
 
 
-def accuracy_strict(prompts: list, completions: list, **columns) -> list[float | None]:
+def accuracy_strict(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
     """Like `accuracy`, but only a strictly well-formed completion can score."""
-    return _reward(completions, columns, strict=True)
+    return _reward(completions, columns, strict=True, prefilled=prefilled)
 
 
-def countdown(prompts: list, completions: list, **columns) -> list[float | None]:
+def accuracy_any(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
+    """Like `accuracy`, but without an `<answer>` the last number in the text is taken (gameable bootstrap).
+
+    >>> accuracy_any(None, ["so 2 + 2 = 4", "<answer>5</answer> 4"], answer=["4", "4"])
+    [1.0, 0.0]
+    """
+    return _reward(completions, columns, strict=False, prefilled=prefilled, fallback=True)
+
+
+def countdown(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
     """1.0 when the answer is an equation over `numbers` (each once) equal to `target` (TinyZero's reward)."""
-    return _reward(completions, columns, strict=False, verifier="countdown")
+    return _reward(completions, columns, strict=False, verifier="countdown", prefilled=prefilled)
 
 
-def code(prompts: list, completions: list, **columns) -> list[float | None]:
+def code(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
     """The fraction of the row's `tests` that the answer's code passes (sandboxed, see `code_exec`)."""
-    return _reward(completions, columns, strict=False, verifier="code")
+    return _reward(completions, columns, strict=False, verifier="code", prefilled=prefilled)

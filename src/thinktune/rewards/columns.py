@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from thinktune.data.schema import Example
+from thinktune.format import THINK_OPEN
 
 META_KEYS = ("numbers", "target", "tests", "rg_entry")  # columns a verifier may need, copied into meta
 
@@ -42,6 +43,15 @@ def completion_text(completion: Any) -> str:
         assistant = [m for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
         return text_of(assistant[-1]) if assistant else text_of(completion)
     return text_of(completion)
+
+
+def restore_think(text: str, prefilled: bool) -> str:
+    """Put back the `<think>` a prompt opened (R1-Zero's template, or a chat template that pre-fills it).
+
+    >>> restore_think("2+2=4</think><answer>4</answer>", prefilled=True)
+    '<think>2+2=4</think><answer>4</answer>'
+    """
+    return THINK_OPEN + text if prefilled and THINK_OPEN not in text else text
 
 
 def example_at(i: int, columns: dict[str, Any]) -> Example | None:

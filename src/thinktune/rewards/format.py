@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import re
 
-from thinktune.format import REASONING_TAGS, THINK_OPEN, parse
-from thinktune.rewards.columns import completion_text
+from thinktune.format import REASONING_TAGS, parse
+from thinktune.rewards.columns import completion_text, restore_think
 
 _SOFT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 
 
 def _texts(completions: list, prefilled: bool) -> list[str]:
-    texts = [completion_text(c) for c in completions]
-    return [THINK_OPEN + t if prefilled and THINK_OPEN not in t else t for t in texts]
+    return [restore_think(completion_text(c), prefilled) for c in completions]
 
 
 def format_strict(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:

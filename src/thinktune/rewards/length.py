@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from thinktune.rewards.accuracy import score_completion
-from thinktune.rewards.columns import completion_text, example_at
+from thinktune.rewards.columns import completion_text, example_at, restore_think
 
 
 def soft_overlong_penalty(length: int, max_length: int, cache: int) -> float:
@@ -65,7 +65,7 @@ def overlong(max_length: int, cache: int | None = None):
 
 
 def cosine(max_length: int, min_correct: float = 0.5, max_correct: float = 1.0, min_wrong: float = -1.0,
-           max_wrong: float = -0.5, strict: bool = False):
+           max_wrong: float = -0.5, strict: bool = False, prefilled: bool = False):
     """The cosine length-scaled accuracy reward (see the module docstring for the shape)."""
 
     def cosine(prompts: list, completions: list, completion_ids: list | None = None, **columns) -> list[float | None]:
@@ -75,7 +75,7 @@ def cosine(max_length: int, min_correct: float = 0.5, max_correct: float = 1.0, 
             if example is None:
                 out.append(None)
                 continue
-            correct = score_completion(completion_text(c), example, strict) >= 1.0
+            correct = score_completion(restore_think(completion_text(c), prefilled), example, strict) >= 1.0
             out.append(cosine_scale(n, max_length, max_correct, min_correct) if correct
                        else cosine_scale(n, max_length, min_wrong, max_wrong))
         return out

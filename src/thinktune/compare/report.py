@@ -138,13 +138,19 @@ def tradeoff_plot(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
             ax.scatter([x], [100 * y], s=60, color=colour, zorder=3)
             ax.annotate(str(r.get("label") or r["name"]), (x, 100 * y), textcoords="offset points",
                         xytext=(6, 4), fontsize=8)
+        xs = [float(r[key]) for r in rows if r.get(key) is not None]
         ax.set_xlabel(xlabel)
         ax.set_ylabel("strict accuracy (%)")
         ax.set_ylim(-5, 105)
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, 1.35 * max(xs, default=1.0) or 1.0)  # room for the labels right of the points
         ax.grid(alpha=0.3)
     axes[0].set_title("accuracy vs latency")
     axes[1].set_title("accuracy vs tokens")
+    kinds = {"base": "base model", "variant": "fine-tuned variant", "router": "hybrid router"}
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=KIND_COLOURS[k], label=v)
+               for k, v in kinds.items() if any(r.get("kind") == k for r in rows)]
+    if handles:
+        axes[1].legend(handles=handles, loc="upper left", fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

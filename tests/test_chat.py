@@ -111,3 +111,27 @@ def test_cli_missing_model_is_one_line(capsys, tmp_path):
     assert cli.main(["chat", str(tmp_path / "nope"), "-m", "hi"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("thinktune chat: error:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("job", "flags", "reasoning"), [
+    ("reasoning", [], True), ("non_reasoning", [], False), ("reasoning", ["--direct"], False), (None, [], True),
+])
+def test_cli_asks_in_the_format_the_run_was_trained_for(tmp_path, tiny, monkeypatch, capsys, job, flags, reasoning):
+    import thinktune.chat
+
+    model, tokenizer = tiny
+    final = tmp_path / "run" / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    if job:
+        (final / "config.yaml").write_text(f"job: {job}\nmodel: tiny\n")
+    seen = {}
+
+    def fake_chat(pair, message, **kwargs):
+        seen.update(kwargs)
+        return Reply(None, "5", "<answer>5</answer>", False, 3)
+
+    monkeypatch.setattr(thinktune.chat, "chat", fake_chat)
+    assert cli.main(["chat", str(tmp_path / "run"), "-m", "What is 2 + 3?", *flags]) == 0
+    assert seen["reasoning"] is reasoning
+    assert "answer: 5" in capsys.readouterr().out

@@ -149,6 +149,8 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path):
     ("job: thinking", "'job' must be one of 'reasoning', 'non_reasoning'"),
     ("val_fraction: 1.5", "val_fraction must be in"),
     ("max_steps: 0", "max_steps must be -1"),
+    ("warmup_ratio: 3", "warmup_ratio must be in"),
+    ("lora:\n  r: many", "'lora.r' must be an integer"),
 ])
 def test_invalid_values(tmp_path, line, message):
     path = tmp_path / "sft.yaml"

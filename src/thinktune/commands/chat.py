@@ -14,7 +14,8 @@ def register(sub) -> None:
     p = sub.add_parser("chat", help="chat with a model; prints the thinking and the answer separately")
     p.add_argument("model", help="model spec: default | tiny | a run folder | a model folder | a .gguf | a Hub id")
     p.add_argument("-m", "--message", help="ask this one question and exit (default: an interactive loop)")
-    p.add_argument("--direct", action="store_true", help="ask for the answer alone (a non-reasoning model)")
+    p.add_argument("--direct", action="store_true",
+                   help="ask for the answer alone (the default for a run trained as a non_reasoning job)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="generation budget per reply (default 256)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding (default)")
     p.add_argument("--stream", action="store_true", help="print the raw text as it is generated")
@@ -28,16 +29,32 @@ def resolve_model(spec: str) -> str:
     return spec
 
 
+def trained_job(folder: str) -> str | None:
+    """The job type a thinktune run saved beside its model (`config.yaml`), or None."""
+    path = Path(folder) / "config.yaml"
+    if not path.is_file():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    return data.get("job") if isinstance(data, dict) else None
+
+
 def main(args) -> int:
     from thinktune.chat import chat, format_reply
     from thinktune.models import load_model
 
-    pair = load_model(resolve_model(args.model))
+    spec = resolve_model(args.model)
+    reasoning = not args.direct and trained_job(spec) != "non_reasoning"
+    pair = load_model(spec)
     color = sys.stdout.isatty()
     history: list[dict[str, str]] = []
 
     def ask(message: str) -> None:
-        reply = chat(pair, message, history=history, reasoning=not args.direct,
+        reply = chat(pair, message, history=history, reasoning=reasoning,
                      max_new_tokens=args.max_new_tokens, temperature=args.temperature, stream=args.stream)
         if args.stream:
             print()

@@ -87,6 +87,8 @@ class SFTJobConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be -1 (use epochs) or positive, got {self.max_steps}")
         if self.max_steps == -1 and self.epochs <= 0:
@@ -185,7 +187,6 @@ def build_trainer(cfg: SFTJobConfig, snap: Any) -> Any:
         save_total_limit=cfg.save_total_limit,
         eval_strategy="no",
         include_num_input_tokens_seen="non_padding",
-        dataset_num_proc=None,
         **cpu_safe_args(),
     )
     trainer = SFTTrainer(

@@ -73,7 +73,9 @@ def get_reward(name: str, options: dict[str, Any] | None = None, defaults: dict[
     for key, value in (defaults or {}).items():
         if key in params and key not in options:
             options[key] = value
-    unknown = [k for k in options if k not in params and not (takes_any and not is_factory)]
+    # users' own rewards may take **kwargs options; the built-ins name theirs, so a typo is caught
+    lenient = takes_any and not is_factory and name not in REWARDS
+    unknown = [k for k in options if k not in params and not lenient]
     if unknown:
         raise ValueError(f"reward {name!r}: unknown option(s) {', '.join(unknown)}")
     if is_factory:

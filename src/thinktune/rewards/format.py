@@ -17,7 +17,7 @@ import re
 from thinktune.format import REASONING_TAGS, parse
 from thinktune.rewards.columns import completion_text, restore_think
 
-_SOFT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+_ANSWER_AFTER = re.compile(r"\s*<answer>")
 
 
 def _texts(completions: list, prefilled: bool) -> list[str]:
@@ -35,7 +35,27 @@ def format_strict(prompts: list, completions: list, prefilled: bool = False, **_
 
 def format_soft(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:
     """1.0 when `<think>…</think>` then `<answer>…</answer>` appear anywhere in the completion."""
-    return [1.0 if _SOFT.search(t) else 0.0 for t in _texts(completions, prefilled)]
+    return [1.0 if _soft_match(t) else 0.0 for t in _texts(completions, prefilled)]
+
+
+def _soft_match(text: str) -> bool:
+    """`<think>.*?</think>\\s*<answer>.*?</answer>` anywhere, in linear time.
+
+    The regex itself backtracks quadratically on adversarial text (100,000 unclosed `<think>` tags take
+    minutes), so the same condition is checked with `find`: some `</think>` after the first `<think>` is
+    followed by whitespace and `<answer>`, and a `</answer>` comes after that.
+    """
+    start = text.find("<think>")
+    if start < 0:
+        return False
+    last_close = text.rfind("</answer>")
+    pos = text.find("</think>", start + len("<think>"))
+    while 0 <= pos < last_close:
+        m = _ANSWER_AFTER.match(text, pos + len("</think>"))
+        if m and m.end() <= last_close:
+            return True
+        pos = text.find("</think>", pos + 1)
+    return False
 
 
 def tag_count(prompts: list, completions: list, prefilled: bool = False, **_) -> list[float]:

@@ -11,8 +11,8 @@ What each run gets, layer by layer (`isolation()` says which layers this machine
    proxies or `PYTHONPATH`, `HOME` = the folder); `python -I -B` (no user site, no env vars, no bytecode
    writes); a wall-time limit after which the whole process group is `SIGKILL`ed; `setrlimit`: address
    space (`RLIMIT_AS`, default 512 MB, so allocating 10 GB raises `MemoryError`), processes
-   (`RLIMIT_NPROC`, so a fork bomb stops at a handful), CPU seconds, file size (`RLIMIT_FSIZE`, which also
-   caps captured output), open files, no core dumps.
+   (`RLIMIT_NPROC`, so a fork bomb stops at a handful), CPU seconds, file size (`RLIMIT_FSIZE`: writes past
+   it fail with "File too large", which also caps captured output), open files, no core dumps.
 2. **Namespaces and a throw-away user**, when available — `unshare --net --pid --fork --kill-child`: an
    empty network namespace (no interfaces up, so every connection fails with "network unreachable") and
    a PID namespace (killing its init kills every descendant, even ones that called `setsid`). When
@@ -194,6 +194,7 @@ def _spawn(cmd: list[str], stdin: str, work: Path, nonce: str, limits: Limits) -
         except BrokenPipeError:  # the code exited without reading its stdin
             proc.wait()
         returncode = proc.returncode
+        _kill_group(proc)  # children it left behind (sleeping forks) go with it
         markers = [
             line[len(nonce) + 1 :].strip()
             for line in _read(res, 1_000_000).splitlines()
@@ -208,8 +209,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    proc.kill()
-    proc.wait()
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def _read(f, limit: int) -> str:

@@ -1,0 +1,282 @@
+"""The evaluation harness: one function that runs any model with any strategy and reports accuracy with cost.
+
+    from thinktune.evaluation import evaluate
+    from thinktune.tasks import load_task
+    result = evaluate("default", load_task("arithmetic", n=50), "self_consistency", n=8, out_dir="runs/eval")
+    result.metrics["lenient_accuracy"], result.metrics["output_tokens_mean"]
+
+What lands in `out_dir`:
+    run.json        the settings (a rerun into the same folder must use the same ones)
+    samples.jsonl   one record per question, appended as each batch finishes: prompt, every completion,
+                    its strict and lenient answers and verdicts, the final answers, tokens and timings
+    metrics.json    the metrics (`evaluation.metrics.compute_metrics` over the records)
+    report.md, report.html   the report (`evaluation.report.write_report`)
+
+A run that is interrupted resumes: questions whose id is already in `samples.jsonl` are not asked again,
+and the metrics are recomputed over all records of the requested questions.
+
+Timing: questions are asked `batch_size` at a time; a question's `latency_s` is its batch's wall time (how
+long its answer took to arrive) and `wall_share_s` that time divided by the batch size, so `wall_s`,
+`s_per_question` and `tokens_per_s` add up across batches and resumed runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from thinktune.data.schema import Example
+from thinktune.evaluation.metrics import compute_metrics
+from thinktune.format import build_messages, parse
+from thinktune.inference import Problem, make_engine, make_strategy
+from thinktune.inference.strategies import STRATEGIES
+from thinktune.inference.voting import read_answer
+from thinktune.io import append_jsonl, read_jsonl, write_json
+
+
+@dataclass
+class EvalResult:
+    """What `evaluate` returns.
+
+    Attributes:
+        metrics: see `evaluation.metrics.compute_metrics` (strict/lenient accuracy, format rate, pass@k and
+            maj@k for fixed-n sampling, token and latency summaries, tokens/s, samples per question).
+        records: one dict per question (the rows of `samples.jsonl`).
+        label: the run's name in reports.
+        config: the settings of the run.
+        out_dir: where files were written (None when nothing was).
+    """
+
+    metrics: dict[str, float]
+    records: list[dict[str, Any]]
+    label: str
+    config: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    def to_run(self) -> dict[str, Any]:
+        """The run as `write_report` takes it."""
+        return {"label": self.label, "metrics": self.metrics, "records": self.records}
+
+
+def example_id(ex: Example) -> str:
+    """The example's `meta["id"]`, else a hash of its question (stable across runs)."""
+    if ex.meta.get("id") is not None:
+        return str(ex.meta["id"])
+    return "q-" + hashlib.sha1(ex.question.encode()).hexdigest()[:12]
+
+
+def _checker(ex: Example) -> Callable[[str | None], float]:
+    try:
+        from thinktune.tasks import check_answer
+    except ImportError:  # pragma: no cover - tasks ship with thinktune
+        from thinktune.verify import is_correct
+
+        return lambda ans: float(is_correct(ans, ex.answer, ex.verifier))  # type: ignore[arg-type]
+    return partial(check_answer, ex)
+
+
+def make_problem(ex: Example, reasoning: bool = True) -> Problem:
+    """The prompt for an example: its system prompt (or the job type's), earlier turns, then the question."""
+    messages = build_messages(ex.question, reasoning, system=ex.system)
+    messages = [messages[0], *ex.history, messages[1]]
+    return Problem(messages=messages, question=ex.question, mode=ex.verifier, reasoning=reasoning,
+                   check=_checker(ex))
+
+
+def resolve_strategy(strategy: Any, n: int, max_new_tokens: int, options: dict[str, Any]) -> tuple[Any, str]:
+    """A strategy object (and its name) from a name + options, applying `n` and `max_new_tokens`."""
+    if not isinstance(strategy, str):
+        return strategy, type(strategy).__name__
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    cls, _ = STRATEGIES[strategy]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    options = dict(options)
+    if n > 1:
+        if "n" not in fields:
+            raise ValueError(f"strategy {strategy!r} draws one completion per question; n={n} applies to "
+                             f"sample, self_consistency, adaptive, best_of_n and weighted_majority")
+        options.setdefault("n", n)
+    if "max_new_tokens" in fields:
+        options.setdefault("max_new_tokens", max_new_tokens)
+    return make_strategy(strategy, **options), strategy
+
+
+def evaluate(
+    model: Any,
+    examples: Sequence[Example],
+    strategy: Any = "greedy",
+    *,
+    reasoning: bool = True,
+    max_new_tokens: int = 256,
+    n: int = 1,
+    out_dir: str | Path | None = None,
+    engine: str | None = None,
+    seed: int = 0,
+    batch_size: int = 8,
+    progress: bool = True,
+    label: str | None = None,
+    **strategy_options: Any,
+) -> EvalResult:
+    """Ask every example, score the answers, and summarise accuracy with what it cost.
+
+    Args:
+        model: a spec for `thinktune.models.load_model` (`default`, `tiny`, a folder, a `.gguf`, a Hub id),
+            an `http(s)://…/v1` server URL, a loaded `(model, tokenizer)`, or an engine.
+        examples: the questions (`thinktune.tasks.load_task(...)` or your own `Example`s).
+        strategy: a name from `thinktune.inference.strategies.STRATEGIES` or a strategy object.
+        reasoning: prompt for `<think>/<answer>` (True) or for the answer alone (False); also decides what
+            a well-formed (strict) completion is.
+        max_new_tokens: token cap per completion (strategies with their own budgets keep theirs).
+        n: samples per question for sampling strategies (1 keeps the strategy's default: 8, adaptive 16).
+        out_dir: where to write samples.jsonl, metrics.json and the report; a run there resumes.
+        engine: `hf`, `openai`, `vllm` or `llamacpp` (None: from the model spec).
+        seed: sampling seed (per batch).
+        batch_size: questions per strategy call.
+        progress: show a progress bar.
+        label: the run's name in reports (default: `<model>/<strategy>`).
+        **strategy_options: the strategy's own options (e.g. `scorer="logprob"`, `rule="esc"`).
+    """
+    strat, strat_name = resolve_strategy(strategy, n, max_new_tokens, strategy_options)
+    model_name = _model_name(model)
+    fixed = _fixed_samples(strat)
+    label = label or f"{model_name}/{strat_name}"
+    config = {
+        "model": str(model_name), "strategy": strat_name, "options": _options(strat), "reasoning": reasoning, "max_new_tokens": max_new_tokens,
+        "seed": seed, "label": label, "engine": engine,
+    }
+    ids = [example_id(ex) for ex in examples]
+    if len(set(ids)) != len(ids):
+        raise ValueError("examples have duplicate ids (meta['id'] or identical questions); make them unique")
+    done: dict[str, dict] = {}
+    samples_path = None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        samples_path = out_dir / "samples.jsonl"
+        _check_run_config(out_dir / "run.json", config)
+        write_json(out_dir / "run.json", config)
+        if samples_path.is_file():
+            wanted = set(ids)
+            done = {r["id"]: r for r in read_jsonl(samples_path) if r.get("id") in wanted}
+    todo = [(i, ex) for i, ex in zip(ids, examples, strict=True) if i not in done]
+
+    eng = make_engine(model, engine) if todo else None
+    bar = _progress(len(examples), len(done), label, progress)
+    try:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            problems = [make_problem(ex, reasoning) for _, ex in batch]
+            t0 = time.perf_counter()
+            outcomes = strat.run(eng, problems, seed=seed)
+            wall = time.perf_counter() - t0
+            for (qid, ex), prob, out in zip(batch, problems, outcomes, strict=True):
+                record = _record(qid, ex, prob, out, eng, wall, len(batch), strat_name, fixed)
+                done[qid] = record
+                if samples_path is not None:
+                    append_jsonl(samples_path, record)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    records = [done[i] for i in ids]
+    metrics = compute_metrics(records)
+    result = EvalResult(metrics=metrics, records=records, label=label, config=config, out_dir=out_dir)
+    if out_dir is not None:
+        from thinktune.evaluation.report import write_report
+
+        write_json(out_dir / "metrics.json", {"label": label, "config": config, "metrics": metrics})
+        write_report([result.to_run()], out_dir, title=f"thinktune eval: {label}")
+    return result
+
+
+def _record(qid: str, ex: Example, prob: Problem, out: Any, eng: Any, wall: float, batch: int,
+            strategy: str, fixed: bool) -> dict[str, Any]:
+    """One question's audit row (see the module docstring)."""
+    check = prob.check or (lambda a: 0.0)
+    readings = [read_answer(c.text, prob.reasoning) for c in out.completions]
+    verdict_cache: dict[str | None, float] = {}
+
+    def verdict(ans: str | None) -> float:
+        if ans not in verdict_cache:
+            verdict_cache[ans] = float(check(ans)) if ans is not None else 0.0
+        return verdict_cache[ans]
+
+    thinking, answer = [], []
+    for c in out.completions:
+        t = eng.count_tokens(parse(c.text).thinking or "") if eng is not None else 0
+        thinking.append(t)
+        answer.append(max(0, c.tokens - t))
+    n_comp = max(1, len(out.completions))
+    return {
+        "id": qid, "question": ex.question, "gold": ex.answer, "mode": prob.mode, "strategy": strategy,
+        "prompt": prob.messages,
+        "completions": [c.text for c in out.completions],
+        "completion_tokens": [c.tokens for c in out.completions],
+        "finish_reasons": [c.finish_reason for c in out.completions],
+        "answers": [r.lenient for r in readings],
+        "strict_answers": [r.strict for r in readings],
+        "well_formed": [r.well_formed for r in readings],
+        "verdicts": [verdict(r.lenient) for r in readings],
+        "final_answer": out.answer, "final_strict_answer": out.strict_answer,
+        "chosen": out.chosen, "votes": out.votes, "scores": out.scores,
+        "correct_strict": verdict(out.strict_answer), "correct_lenient": verdict(out.answer),
+        "output_tokens": out.output_tokens,
+        "thinking_tokens": sum(thinking) / n_comp, "answer_tokens": sum(answer) / n_comp,
+        "latency_s": round(wall, 4), "wall_share_s": round(wall / batch, 4),
+        "samples_used": out.samples_used,
+        "fixed_samples": fixed,
+        "info": _jsonable(out.info),
+    }
+
+
+def _model_name(model: Any) -> str:
+    if isinstance(model, str):
+        return model
+    if isinstance(model, tuple):
+        return str(getattr(getattr(model[0], "config", None), "_name_or_path", "") or type(model[0]).__name__)
+    return str(getattr(model, "name", type(model).__name__))
+
+
+def _fixed_samples(strategy: Any) -> bool:
+    """True for strategies whose completions are n independent samples (so pass@k and maj@k apply)."""
+    from thinktune.inference.strategies import BestOfN, Sample, SelfConsistency, WeightedMajority
+
+    return isinstance(strategy, (Sample, SelfConsistency, BestOfN, WeightedMajority))
+
+
+def _check_run_config(path: Path, config: dict[str, Any]) -> None:
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+    keys = ("model", "strategy", "options", "reasoning", "max_new_tokens", "seed")
+    diff = [k for k in keys if old.get(k) != config.get(k)]
+    if diff:
+        raise ValueError(f"{path.parent}: holds a run with different settings ({', '.join(diff)}); "
+                         f"resume with the same settings or choose another output folder")
+
+
+def _options(strategy: Any) -> dict[str, Any]:
+    if not dataclasses.is_dataclass(strategy):
+        return {}
+    return _jsonable({f.name: getattr(strategy, f.name) for f in dataclasses.fields(strategy)})
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=lambda o: getattr(o, "__name__", None) or type(o).__name__))
+
+
+def _progress(total: int, done: int, label: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=label, unit="q")

@@ -1,0 +1,183 @@
+"""The GRPO recipe: shipped configs load, prompts are built right, and a few steps on the tiny model
+train (parameters change), write every metric field per step, raise alarms and save a loadable model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from thinktune.config import ConfigError, load_config
+from thinktune.data.schema import Example
+from thinktune.recipes.grpo import CONFIG_CLASS, STEP_FIELDS, GRPOJobConfig, prompt_row
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "tasks"
+SHIPPED = sorted((ROOT / "configs").glob("grpo_*.yaml"))
+
+
+# -------------------------------------------------------------------------------------------- configs
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_grpo_config_loads_and_its_rewards_build(path):
+    from thinktune.rewards import get_reward
+    from thinktune.tasks import TASKS
+
+    cfg = load_config(CONFIG_CLASS, path)
+    assert cfg.task in TASKS or cfg.task.split(":")[0] + ":<" in " ".join(TASKS)
+    for spec in cfg.rewards:
+        get_reward(spec.name, spec.options, defaults={"max_length": cfg.max_completion_length, "prefilled": True})
+
+
+def test_there_are_shipped_configs():
+    assert {p.name for p in SHIPPED} >= {"grpo_arithmetic.yaml", "grpo_countdown.yaml", "grpo_gsm8k.yaml"}
+
+
+def test_unknown_key_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: tiny\nnum_generation: 4\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: unknown key 'num_generation'.*did you mean 'num_generations'"):
+        load_config(CONFIG_CLASS, path)
+
+
+def test_unknown_reward_key_names_the_section(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("rewards:\n  - {name: accuracy, wieght: 2}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'rewards\[0\].wieght'"):
+        load_config(CONFIG_CLASS, path)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("num_generations=1", "num_generations must be at least 2"),
+    ("max_steps=0", "max_steps must be at least 1"),
+    ("rewards=[]", "at least one reward"),
+    ("loss_type=ppo", "loss_type"),
+    ("temperature=0", "temperature > 0"),
+])
+def test_bad_values_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIG_CLASS, None, [override])
+
+
+def test_defaults_are_accuracy_plus_format_and_cpu_sized():
+    cfg = GRPOJobConfig()
+    assert [(r.name, r.weight) for r in cfg.rewards] == [("accuracy", 1.0), ("format_strict", 0.5)]
+    assert cfg.use_vllm is False and cfg.beta == 0.0 and cfg.num_generations >= 2
+
+
+# -------------------------------------------------------------------------------------------- prompts
+def test_prompt_row_is_a_chat_with_verifier_columns():
+    ex = Example("Calculate 2 + 3.", "5", verifier="numeric", meta={"numbers": [2, 3]})
+    row = prompt_row(ex)
+    assert row["prompt"][0]["role"] == "system" and "<think>" in row["prompt"][0]["content"]
+    assert row["prompt"][-1] == {"role": "user", "content": "Calculate 2 + 3."}
+    assert (row["answer"], row["verifier"], json.loads(row["meta"])) == ("5", "numeric", {"numbers": [2, 3]})
+
+
+def test_prompt_row_keeps_history_after_the_system_message_and_honours_overrides():
+    ex = Example("and now?", "1", system="Be terse.", history=[{"role": "user", "content": "hi"},
+                                                                 {"role": "assistant", "content": "hello"}])
+    roles = [m["role"] for m in prompt_row(ex, system_prompt="ignored")["prompt"]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert prompt_row(ex)["prompt"][0]["content"] == "Be terse."
+    plain = Example("q", "1")
+    assert prompt_row(plain, system_prompt="Custom.")["prompt"][0]["content"] == "Custom."
+
+
+def test_prompt_row_prefilled_think_ends_inside_the_thinking(tokenizer):
+    row = prompt_row(Example("Calculate 2 + 3.", "5"), prefill_with=tokenizer)
+    assert isinstance(row["prompt"], str)
+    assert row["prompt"].endswith("<|im_start|>assistant\n<think>\n")
+
+
+def test_unknown_task_is_a_config_error():
+    from thinktune.recipes.grpo import build_dataset
+
+    with pytest.raises(ConfigError, match="task nope"):
+        build_dataset(load_config(CONFIG_CLASS, None, ["task=nope"]))
+    with pytest.raises(ConfigError, match="unknown option"):
+        build_dataset(load_config(CONFIG_CLASS, None, ["task_options={opps: 2}"]))
+
+
+def test_dataset_from_a_users_jsonl_task_carries_the_verifier_columns():
+    from thinktune.recipes.grpo import build_dataset
+
+    ds = build_dataset(load_config(CONFIG_CLASS, None, [f"task=jsonl:{FIXTURES / 'user.jsonl'}"]))
+    assert len(ds) == 4 and ds[3]["verifier"] == "code"
+    assert json.loads(ds[2]["meta"])["numbers"] == [2, 5]
+
+
+def test_rewards_error_is_a_config_error(tmp_path):
+    from thinktune.recipes.grpo import build_trainer
+
+    cfg = load_config(CONFIG_CLASS, None, ["model=tiny", "rewards=[{name: acurracy}]", "train_size=4",
+                                            f"output_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="rewards: unknown reward 'acurracy'"):
+        build_trainer(cfg)
+
+
+# ---------------------------------------------------------------------------------------------- smoke
+SMOKE = ["model=tiny", "max_steps=3", "max_completion_length=8", "prompts_per_step=2", "num_generations=2",
+         "train_size=8", "learning_rate=0.01", "temperature=1.0", "task_options={ops: 1, digits: 1}",
+         "rewards=[{name: accuracy}, {name: tag_count, weight: 0.5}, {name: 'smoke_rewards:distinct_chars'}]"]
+
+
+def _steps(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return rows
+
+
+def test_grpo_smoke_lora_through_the_cli(tmp_path, monkeypatch):
+    """`thinktune train grpo` on the tiny model: LoRA weights move, every field is logged, alarms fire."""
+    from safetensors.torch import load_file
+
+    from thinktune.cli import main
+    from thinktune.models import load_model
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    out = tmp_path / "run"
+    argv = ["train", "grpo", *sum((["--set", s] for s in [*SMOKE, f"output_dir={out}"]), [])]
+    assert main(argv) == 0
+
+    rows = _steps(out)
+    assert rows[0]["event"] == "start" and rows[-1]["event"] == "end"
+    steps = [r for r in rows if "event" not in r]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    for r in steps:
+        missing = [k for k in STEP_FIELDS if k not in r]
+        assert not missing, missing
+        for name in ("accuracy", "tag_count", "distinct_chars"):
+            assert isinstance(r[f"rewards/{name}/mean"], float)
+        assert r["completion_length_max"] <= 8 and 0.0 <= r["zero_variance_frac"] <= 1.0
+        assert r["accuracy"] == 0.0 and r["format_rate"] == 0.0  # a random model: no tags, no answers
+        assert r["kl"] is None  # beta 0: TRL computes no KL
+    # the users' reward counts as correctness and pays gibberish with no answer: the alarm must say so
+    assert all(r["alarm/rewarded_empty"] for r in steps)
+    assert "rewarded_empty" in rows[-1]["alarms_fired"]
+
+    adapter = load_file(str(out / "final" / "adapter_model.safetensors"))
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: nonzero means it trained
+    model, _ = load_model(str(out / "final"))
+    assert model is not None
+    assert (out / "config.yaml").is_file() and (out / "final" / "config.yaml").is_file()
+
+
+def test_grpo_smoke_full_finetune_with_kl(tmp_path, monkeypatch):
+    """Full fine-tune with beta > 0: the tiny model's weights change and the KL is logged."""
+    import torch
+
+    from thinktune.config import load_config
+    from thinktune.models import load_model, tiny_model
+    from thinktune.recipes.grpo import run
+
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    cfg = load_config(CONFIG_CLASS, None, [*SMOKE, "max_steps=2", "lora={enabled: false}", "beta=0.1",
+                                           "learning_rate=0.001", f"output_dir={tmp_path / 'run'}"])
+    out = run(cfg)
+    steps = [r for r in _steps(out) if "event" not in r]
+    assert len(steps) == 2 and all(isinstance(r["kl"], float) for r in steps)
+    before, _ = tiny_model(seed=0)
+    after, _ = load_model(str(out / "final"))
+    changed = [n for n, p in after.named_parameters() if not torch.equal(p, before.state_dict()[n])]
+    assert changed

@@ -231,7 +231,7 @@ def _record(qid: str, ex: Example, prob: Problem, out: Any, eng: Any, wall: floa
         "correct_strict": verdict(out.strict_answer), "correct_lenient": verdict(out.answer),
         "output_tokens": out.output_tokens,
         "thinking_tokens": sum(thinking) / n_comp, "answer_tokens": sum(answer) / n_comp,
-        "latency_s": round(wall, 4), "wall_share_s": round(wall / batch, 4),
+        "latency_s": round(wall, 6), "wall_share_s": round(wall / batch, 6),
         "samples_used": out.samples_used,
         "fixed_samples": fixed,
         "info": _jsonable(out.info),

@@ -82,8 +82,9 @@ def majority_correct(answers: Sequence[str | None], verdicts: Sequence[float], m
     return 0.0
 
 
-def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Every reported number from the records (see `evaluation.harness` for the record fields)."""
+def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Every reported number from the records (see `evaluation.harness` for the record fields); a number
+    that cannot be measured is None."""
     m: dict[str, float] = {"n_questions": len(records)}
     if not records:
         return m
@@ -107,4 +108,5 @@ def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     m["s_per_question"] = wall / len(records)
     m["tokens_per_s"] = sum(r["output_tokens"] for r in records) / wall if wall > 0 else float("nan")
     m["samples_per_question_mean"] = _mean(r["samples_used"] for r in records)
-    return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in m.items()}
+    # NaN (nothing to measure, e.g. a zero wall time) becomes None, so metrics.json stays valid JSON.
+    return {k: (round(v, 6) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in m.items()}

@@ -1,0 +1,204 @@
+"""Engines: the transformers engine against plain `generate` on the tiny model, the HTTP engine against a
+fake OpenAI-compatible server on 127.0.0.1, the scripted engine's cuts, and the optional engines' errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from thinktune.format import build_messages
+from thinktune.inference import SamplingParams, continue_prompt, make_engine
+from thinktune.inference.base import cut_at_stop
+from thinktune.inference.engines.hf import HFEngine
+from thinktune.inference.engines.openai_http import OpenAIEngine
+from thinktune.inference.engines.scripted import ScriptedEngine
+
+CHATS = [build_messages("hi"), build_messages("what is two plus two, tell me please? think first")]
+
+
+# ----------------------------------------------------------------------------------------- HF engine
+def test_hf_fast_path_matches_plain_generate_greedy(tiny):
+    """Shared prefill, right-aligned rows of different prompt lengths, buffer cache: same tokens as generate."""
+    model, tok = tiny
+    fast, plain = HFEngine(model, tok), HFEngine(model, tok, fast=False)
+    assert fast.fast and not plain.fast
+    params = SamplingParams(n=2, max_new_tokens=10)
+    a, b = fast.generate(CHATS, params), plain.generate(CHATS, params)
+    for row_a, row_b in zip(a, b, strict=True):
+        for x, y in zip(row_a, row_b, strict=True):
+            assert x.text == y.text and x.tokens == y.tokens == 10 and x.finish_reason == "length"
+            assert x.logprob == pytest.approx(y.logprob, abs=1e-3)
+    assert a[0][0].logprob != pytest.approx(a[1][0].logprob, abs=1e-3)  # the two prompts really differ
+
+
+def test_hf_stop_strings_cut_and_finished_rows_leave_the_batch(tiny):
+    model, tok = tiny
+    engine = HFEngine(model, tok)
+    params = SamplingParams(max_new_tokens=12, temperature=1.0, seed=5)
+    free = engine.generate(CHATS[:1], params)[0][0]
+    stop = tok.decode(tok.encode(free.text, add_special_tokens=False)[2:4])  # text of generated tokens 3-4
+    assert stop.strip()
+    cut = engine.generate(CHATS[:1], params.with_(stop=(stop,)))[0][0]  # same seed: same tokens until the stop
+    assert cut.text == cut_at_stop(free.text, [stop])[0] and cut.text.endswith(stop)
+    assert cut.finish_reason == "stop" and cut.stop == stop and cut.tokens < 12
+
+    # Sampling 6 rows with a common stop: rows finish at different steps and stop costing compute.
+    out = engine.generate(CHATS[:1], SamplingParams(n=6, max_new_tokens=24, temperature=1.5, stop=(" ",), seed=3))[0]
+    lengths = sorted(c.tokens for c in out)
+    assert all(c.text.endswith(" ") for c in out if c.finish_reason == "stop")
+    assert lengths[0] < lengths[-1]
+    assert engine.stats["row_steps"] < 6 * engine.stats["steps"]  # fewer row-steps than a fixed batch
+
+
+def test_hf_sampling_is_seeded_and_rows_are_independent(tiny):
+    model, tok = tiny
+    engine = HFEngine(model, tok)
+    params = SamplingParams(n=4, max_new_tokens=8, temperature=1.0, seed=7)
+    a = [c.text for c in engine.generate(CHATS[:1], params)[0]]
+    b = [c.text for c in engine.generate(CHATS[:1], params)[0]]
+    c = [c.text for c in engine.generate(CHATS[:1], params.with_(seed=8))[0]]
+    assert a == b and a != c and len(set(a)) > 1
+
+
+def test_hf_top_k_one_is_greedy(tiny):
+    model, tok = tiny
+    engine = HFEngine(model, tok)
+    greedy = engine.generate(CHATS[:1], SamplingParams(max_new_tokens=8))[0][0].text
+    topk = engine.generate(CHATS[:1], SamplingParams(max_new_tokens=8, temperature=1.0, top_k=1, seed=1))[0][0].text
+    nucleus = engine.generate(CHATS[:1], SamplingParams(max_new_tokens=8, temperature=1.0, top_p=1e-6, seed=1))[0][0].text
+    assert greedy == topk == nucleus
+
+
+def test_hf_continuation_reuses_the_prefix_and_matches_plain(tiny):
+    model, tok = tiny
+    fast, plain = HFEngine(model, tok), HFEngine(model, tok, fast=False)
+    first = fast.generate(CHATS[:1], SamplingParams(max_new_tokens=6))[0][0]
+    cont = continue_prompt(CHATS[0], first.text)
+    assert len(fast._prefixes) == 1
+    a = fast.generate([cont], SamplingParams(max_new_tokens=6))[0][0]
+    b = plain.generate([cont], SamplingParams(max_new_tokens=6))[0][0]
+    assert a.text.startswith(first.text) and a.text == b.text
+    assert len(fast._prefixes) == 2
+
+
+def test_hf_engine_counts_tokens_and_renders_raw_text(tiny):
+    model, tok = tiny
+    engine = make_engine((model, tok))
+    assert isinstance(engine, HFEngine) and make_engine(engine) is engine
+    assert engine.count_tokens("") == 0 and engine.count_tokens("hello world") == len(tok.encode("hello world"))
+    assert engine.render("raw prompt") == "raw prompt"
+    assert engine.render(CHATS[0]).endswith("assistant\n")
+    out = engine.generate(["raw prompt"], SamplingParams(max_new_tokens=3))[0][0]
+    assert out.tokens == 3
+
+
+# --------------------------------------------------------------------------------- scripted engine
+def test_scripted_engine_applies_token_cap_stops_and_eos():
+    engine = ScriptedEngine(["one two three four <eos> five", "a b </answer> c"])
+    [[x, y]] = engine.generate(["p"], SamplingParams(n=2, max_new_tokens=3, stop=("</answer>",)))
+    assert (x.text, x.tokens, x.finish_reason) == ("one two three ", 3, "length")
+    assert (y.text, y.tokens, y.finish_reason, y.stop) == ("a b </answer>", 3, "stop", "</answer>")
+    [[z]] = engine.generate(["p"], SamplingParams(max_new_tokens=10))  # third sample: script cycles
+    assert (z.text, z.finish_reason) == ("one two three four ", "eos")
+
+
+# ------------------------------------------------------------------------------------- HTTP engine
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    """A tiny OpenAI-compatible server: chat answers split reasoning out, like vLLM's reasoning parser."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def _send(self, data: dict, code: int = 200) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._send({"data": [{"id": "fake-model"}]})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, **body})
+        if body.get("model") == "broken":
+            return self._send({"error": "nope"}, 500)
+        n = body.get("n", 1)
+        if self.path.endswith("/chat/completions"):
+            choices = [{"index": i, "finish_reason": "stop",
+                        "message": {"role": "assistant", "reasoning_content": f"step {i}",
+                                    "content": f"<answer>{i + 4}"}} for i in range(n)]
+        else:
+            choices = [{"index": 0, "text": " continued", "finish_reason": "length"}]  # ignores n
+        return self._send({"choices": choices, "usage": {"completion_tokens": 10 * len(choices)}})
+
+
+@pytest.fixture
+def fake_server():
+    _FakeOpenAI.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_engine_folds_reasoning_and_restores_the_stop(fake_server):
+    engine = make_engine(fake_server)
+    assert isinstance(engine, OpenAIEngine) and engine.model == "fake-model"
+    [[a, b]] = engine.generate([build_messages("q")], SamplingParams(n=2, temperature=0.5, stop=("</answer>",), seed=3))
+    assert a.text == "<think>\nstep 0\n</think>\n<answer>4</answer>" and b.text.endswith("<answer>5</answer>")
+    assert a.reasoning == "step 0" and a.stop == "</answer>" and a.finish_reason == "stop"
+    assert a.tokens + b.tokens == 20
+    [req] = _FakeOpenAI.requests
+    assert req["path"] == "/v1/chat/completions" and req["n"] == 2 and req["stop"] == ["</answer>"]
+    assert req["seed"] == 3 and req["temperature"] == 0.5 and req["messages"][-1]["role"] == "user"
+
+
+def test_http_engine_continuations_raw_prompts_and_servers_ignoring_n(fake_server):
+    engine = OpenAIEngine(fake_server, "m", concurrency=2)
+    engine.generate([continue_prompt(build_messages("q"), "<think>\n")], SamplingParams())
+    req = _FakeOpenAI.requests[-1]
+    assert req["continue_final_message"] is True and req["add_generation_prompt"] is False
+    assert req["messages"][-1] == {"role": "assistant", "content": "<think>\n"}
+
+    [[x, y, z]] = engine.generate(["raw"], SamplingParams(n=3, max_new_tokens=5))
+    assert x.text == " continued" and x.finish_reason == "length" and x.tokens == 10
+    completions_calls = [r for r in _FakeOpenAI.requests if r["path"] == "/v1/completions"]
+    assert len(completions_calls) == 3 and completions_calls[0]["prompt"] == "raw"
+
+
+def test_http_engine_errors_are_one_line(fake_server):
+    with pytest.raises(RuntimeError, match="HTTP 500"):
+        OpenAIEngine(fake_server, "broken").generate(["x"], SamplingParams())
+    with pytest.raises(RuntimeError, match="cannot reach"):
+        OpenAIEngine("http://127.0.0.1:9/v1", "m", timeout=2).generate(["x"], SamplingParams())
+
+
+# -------------------------------------------------------------------------------- optional engines
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_vllm_engine_without_vllm_says_how_to_install():
+    with pytest.raises(ImportError, match=r"pip install 'thinktune\[gpu\]'"):
+        make_engine("some/model", engine="vllm")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is not None, reason="llama-cpp-python is installed here")
+def test_llamacpp_engine_without_the_package_says_how_to_install():
+    with pytest.raises(ImportError, match=r"pip install 'thinktune\[llamacpp\]'"):
+        make_engine("default", engine="llamacpp")
+
+
+def test_make_engine_rejects_unknown_engines():
+    with pytest.raises(ValueError, match="unknown engine"):
+        make_engine("default", engine="nope")
+    with pytest.raises(TypeError):
+        make_engine(42)

@@ -19,11 +19,14 @@ SHIPPED = sorted((ROOT / "configs").glob("grpo_*.yaml"))
 
 # -------------------------------------------------------------------------------------------- configs
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_every_shipped_grpo_config_loads_and_its_rewards_build(path):
+def test_every_shipped_grpo_config_loads_and_its_rewards_build(path, tmp_path):
+    from thinktune.config import save_config
     from thinktune.rewards import get_reward
     from thinktune.tasks import TASKS
 
     cfg = load_config(CONFIG_CLASS, path)
+    save_config(cfg, tmp_path / "saved.yaml")  # the run folder's copy reloads to the same config
+    assert load_config(CONFIG_CLASS, tmp_path / "saved.yaml") == cfg
     assert cfg.task in TASKS or cfg.task.split(":")[0] + ":<" in " ".join(TASKS)
     for spec in cfg.rewards:
         get_reward(spec.name, spec.options, defaults={"max_length": cfg.max_completion_length, "prefilled": True})

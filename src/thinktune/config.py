@@ -48,9 +48,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
 
 
 class _LinedDict(dict):
-    def __init__(self, data: dict, lines: dict):
+    # `lines` has a default so `dataclasses.asdict` (which rebuilds dicts as `type(d)(pairs)`) can copy
+    # a config whose dict-typed field holds a mapping read from YAML.
+    def __init__(self, data: dict, lines: dict | None = None):
         super().__init__(data)
-        self.lines = lines
+        self.lines = lines or {}
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -64,7 +64,7 @@ class RewardSpec:
 
     name: str = field(metadata={"help": "a built-in (accuracy, format_strict, tag_count, overlong, ...) or module:function"})
     weight: float = field(default=1.0, metadata={"help": "weight in the summed reward"})
-    options: dict = field(default_factory=dict, metadata={"help": "keyword options (e.g. max_length, cache)"})
+    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "keyword options (e.g. max_length, cache)"})
     kind: Literal["correctness", "format", "length"] | None = field(default=None, metadata={
         "help": "what the reward pays for, used by the hacking alarms (default: the built-in's kind; "
                 "module:function rewards count as correctness)"})
@@ -82,7 +82,7 @@ class GRPOJobConfig:
         "help": "model spec: default | tiny | a folder (an SFT run's final/, adapters are merged) | .gguf | Hub id"})
     task: str = field(default="arithmetic", metadata={
         "help": "task: arithmetic | countdown | gsm8k | rg:<reasoning-gym name> | jsonl:<path> (see thinktune.tasks)"})
-    task_options: dict = field(default_factory=dict, metadata={
+    task_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "the task's knobs, e.g. {ops: 2, digits: 1} or {numbers: 3, max_number: 20}"})
     train_size: int = field(default=512, metadata={"help": "training problems drawn from the task's train split"})
     system_prompt: str | None = field(default=None, metadata={

@@ -164,6 +164,9 @@ def test_grpo_smoke_lora_through_the_cli(tmp_path, monkeypatch):
     model, _ = load_model(str(out / "final"))
     assert model is not None
     assert (out / "config.yaml").is_file() and (out / "final" / "config.yaml").is_file()
+    samples = [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in samples] == [1] * 4 + [2] * 4 + [3] * 4  # sample_completions defaults to 4
+    assert set(samples[0]["rewards"]) == {"accuracy", "tag_count", "distinct_chars"}
 
 
 def test_grpo_smoke_full_finetune_with_kl(tmp_path, monkeypatch):

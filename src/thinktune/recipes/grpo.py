@@ -14,6 +14,7 @@ term is off by default (`beta: 0`, as in DAPO and Dr. GRPO; R1-Zero used a small
 
     RUN/config.yaml     the resolved config
     RUN/metrics.jsonl   a start row, then one row per step (see `STEP_FIELDS`), then an end row
+    RUN/completions.jsonl  a few completions per step with each reward (`sample_completions`)
     RUN/final/          the trained model (LoRA adapter or full model) + tokenizer; `load_model(RUN/final)`
 
 Every step row holds each reward's mean (`rewards/<name>/mean`), `reward`, `accuracy` (the task's
@@ -110,6 +111,8 @@ class GRPOJobConfig:
     seed: int = field(default=0, metadata={"help": "seed for the task, the sampling and the initialisation"})
     output_dir: str = field(default="runs/grpo", metadata={"help": "run folder: config, metrics, final model"})
     save_steps: int = field(default=0, metadata={"help": "save a checkpoint every N steps (0: only the final)"})
+    sample_completions: int = field(default=4, metadata={
+        "help": "completions per step written to RUN/completions.jsonl with their rewards (0: none)"})
     use_vllm: bool = field(default=False, metadata={"help": "generate with vLLM (colocated; needs a GPU and vllm)"})
     alarms: AlarmSettings = field(default_factory=AlarmSettings, metadata={"help": "alarm thresholds (section)"})
 
@@ -119,6 +122,8 @@ class GRPOJobConfig:
         for name in ("prompts_per_step", "grad_accum", "max_completion_length", "max_steps", "train_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sample_completions < 0:
+            raise ValueError(f"sample_completions must be >= 0, got {self.sample_completions}")
         if self.beta < 0 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError("need beta >= 0, temperature > 0 and 0 < top_p <= 1")
         if not self.rewards:
@@ -179,7 +184,7 @@ def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
         raise ConfigError(f"rewards: each reward may appear once, got {', '.join(names)}")
     kinds = [r.kind or reward_kind(r.name) for r in cfg.rewards]
     monitor = GRPOMonitor(out / "metrics.jsonl", names, kinds, [r.weight for r in cfg.rewards], cfg.alarms,
-                          prefilled)
+                          prefilled, cfg.sample_completions)
 
     args = GRPOConfig(
         output_dir=str(out),
@@ -271,8 +276,9 @@ class _MonitorBase:
     """Records every reward call, then turns each logged step into a metrics row and checks the alarms."""
 
     def __init__(self, path: Path, names: list[str], kinds: list[str], weights: list[float],
-                 settings: AlarmSettings, prefilled: bool = False) -> None:
+                 settings: AlarmSettings, prefilled: bool = False, samples: int = 0) -> None:
         self.path, self.names, self.settings, self.prefilled = path, names, settings, prefilled
+        self.samples = samples
         self.kinds = dict(zip(names, kinds, strict=True))
         self.weights = dict(zip(names, weights, strict=True))
         self.batches: list[dict[str, Any]] = []
@@ -308,6 +314,7 @@ class _MonitorBase:
         for ours, theirs in _FROM_TRL.items():
             row[ours] = logs.get(theirs)
         row.update(self._diagnostics())
+        self._write_samples(step)
         self.batches.clear()
         for key in STEP_FIELDS:
             row.setdefault(key, None)
@@ -321,6 +328,23 @@ class _MonitorBase:
         self.active = set(fired)
         self.ever_fired |= self.active
         return row
+
+    def _write_samples(self, step: int) -> None:
+        """Append the step's first `samples` completions, with each reward, to `completions.jsonl`.
+
+        Reading what the model actually wrote is the surest way to tell learning from reward hacking.
+        """
+        if not self.samples or not self.batches:
+            return
+        from thinktune.rewards.columns import completion_text, text_of
+
+        batch = self.batches[0]
+        for i, completion in enumerate(batch["completions"][: self.samples]):
+            append_jsonl(self.path.with_name("completions.jsonl"), {
+                "step": step, "prompt": text_of(batch["prompts"][i])[-500:],
+                "completion": completion_text(completion),
+                "rewards": {name: values[i] for name, values in batch["rewards"].items()},
+            })
 
     def _diagnostics(self) -> dict[str, Any]:
         from thinktune.format import parse
@@ -354,7 +378,7 @@ class _MonitorBase:
 
 
 def GRPOMonitor(path: Path, names: list[str], kinds: list[str], weights: list[float],
-                settings: AlarmSettings, prefilled: bool = False) -> Any:
+                settings: AlarmSettings, prefilled: bool = False, samples: int = 0) -> Any:
     """A `TrainerCallback` + reward recorder writing one metrics row per step (see the module docstring)."""
     from transformers import TrainerCallback
 
@@ -367,7 +391,7 @@ def GRPOMonitor(path: Path, names: list[str], kinds: list[str], weights: list[fl
                 return
             append_jsonl(self.path, self.step_row(state.global_step, logs))
 
-    return Monitor(path, names, kinds, weights, settings, prefilled)
+    return Monitor(path, names, kinds, weights, settings, prefilled, samples)
 
 
 # ---------------------------------------------------------------------------------------------- saving

@@ -159,6 +159,13 @@ def test_invalid_values(tmp_path, line, message):
         load_config(SFTJobConfig, path)
 
 
+def test_unknown_scheduler_is_a_config_error(tmp_path):
+    from thinktune.recipes.sft import sft_args
+
+    with pytest.raises(ConfigError, match="invalid training setting: cosinus is not a valid SchedulerType"):
+        sft_args(config(tmp_path, lr_scheduler="cosinus"))
+
+
 def test_reasoning_job_on_rows_without_reasoning_names_the_row(tmp_path):
     data = write_examples([Example("What is 1 + 1?", "2", reasoning="1 + 1 = 2"), Example("What is 2 + 2?", "4")],
                           tmp_path / "mixed.jsonl")

@@ -137,17 +137,19 @@ def run(cfg: SFTJobConfig) -> Path:
 def build_trainer(cfg: SFTJobConfig, snap: Any) -> Any:
     """The configured `SFTTrainer` for a split `snap` (viewed and tokenized, the model loaded)."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from thinktune import format as fmt
     from thinktune.data.views import sft_rows
     from thinktune.models import load_model
-    from thinktune.training import cpu_safe_args, make_metrics_logger
+    from thinktune.training import make_metrics_logger
 
     try:
         train_rows, val_rows = sft_rows(snap.train, cfg.job), sft_rows(snap.validation, cfg.job)
     except ValueError as e:
         raise ConfigError(f"data {cfg.data}: {e}") from None
+    out = Path(cfg.output_dir)
+    args = sft_args(cfg)  # before the model loads, so a bad setting fails fast
 
     model, tokenizer = load_model(cfg.model)
     peft_config = cfg.lora.to_peft()
@@ -166,9 +168,36 @@ def build_trainer(cfg: SFTJobConfig, snap: Any) -> Any:
     except ValueError as e:
         raise ConfigError(f"model {cfg.model}: {e}") from None
 
-    out = Path(cfg.output_dir)
-    args = SFTConfig(
-        output_dir=str(out),
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[
+            make_metrics_logger(out / "metrics.jsonl", extra={"job": cfg.job}),
+            _config_beside_checkpoints(cfg),
+        ],
+    )
+    return trainer
+
+
+def sft_args(cfg: SFTJobConfig) -> Any:
+    """TRL's `SFTConfig` for a job: completion-only loss, non-padding tokens counted for tokens/s."""
+    from trl import SFTConfig
+
+    from thinktune.training import cpu_safe_args
+
+    try:
+        return SFTConfig(**_trainer_kwargs(cfg), **cpu_safe_args())
+    except ValueError as e:  # e.g. an unknown lr_scheduler name
+        raise ConfigError(f"invalid training setting: {str(e).splitlines()[0]}") from None
+
+
+def _trainer_kwargs(cfg: SFTJobConfig) -> dict[str, Any]:
+    return dict(
+        output_dir=cfg.output_dir,
         max_steps=cfg.max_steps,
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size,
@@ -187,21 +216,7 @@ def build_trainer(cfg: SFTJobConfig, snap: Any) -> Any:
         save_total_limit=cfg.save_total_limit,
         eval_strategy="no",
         include_num_input_tokens_seen="non_padding",
-        **cpu_safe_args(),
     )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(train_rows),
-        eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[
-            make_metrics_logger(out / "metrics.jsonl", extra={"job": cfg.job}),
-            _config_beside_checkpoints(cfg),
-        ],
-    )
-    return trainer
 
 
 # ---------------------------------------------------------------------------------------------- data

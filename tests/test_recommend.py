@@ -88,7 +88,9 @@ def test_value_threshold_when_reasoning_is_dearer_per_correct_answer():
 
 def test_equal_accuracy_and_dominance():
     rec = recommend(rows(r_acc=0.4, d_acc=0.4))
-    assert rec.verdict == "non_reasoning" and "equally accurate" in rec.markdown()
+    assert rec.verdict == "non_reasoning" and "fewer tokens (non_reasoning)" in rec.markdown()
+    rec = recommend(rows(r_acc=0.4, d_acc=0.4, r_tok=10.0, d_tok=12.0))
+    assert rec.verdict == "reasoning" and "fewer tokens (reasoning)" in rec.markdown()
     rec = recommend(rows(r_acc=0.6, d_acc=0.4, r_tok=10.0, d_tok=12.0, n=500))
     assert rec.verdict == "reasoning" and "nothing to trade" in rec.markdown()
 

@@ -127,3 +127,29 @@ def test_simulate_router_takes_the_routed_records():
     assert row["routed_to_reasoning"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         simulate_router(direct, reasoning[:2], [True, True, True])
+
+
+def test_engine_model_asks_in_the_job_format_and_samples_only_for_n_above_one():
+    from thinktune.compare.router import engine_model
+    from thinktune.format import DIRECT_SYSTEM_PROMPT
+    from thinktune.inference.base import Completion
+
+    seen = []
+
+    class FakeEngine:
+        name = "fake"
+
+        def generate(self, prompts, params):
+            seen.append((prompts, params))
+            return [[Completion("<answer>\n5\n</answer>", 4, "stop", 0.5)] * params.n for _ in prompts]
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+    model = engine_model(FakeEngine(), reasoning=False, max_new_tokens=16)
+    [[one]] = model(["What is 2 + 3?"], 1)
+    assert one == Reply("<answer>\n5\n</answer>", 4, 0.5)
+    prompts, params = seen[0]
+    assert prompts[0][0] == {"role": "system", "content": DIRECT_SYSTEM_PROMPT}
+    assert params.temperature == 0 and params.max_new_tokens == 16
+    assert len(model(["q"], 3)[0]) == 3 and seen[1][1].temperature > 0

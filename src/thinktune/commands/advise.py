@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 
 
 def register(sub) -> None:
@@ -34,7 +36,9 @@ def main(args) -> int:
 
         rule = advise(args.describe, args.data) if (args.describe or args.data) else None
         cfg = load_config(CompareConfig, None, _measure_overrides(args))
-        result = run_compare(cfg)
+        # With --json, stdout carries only the JSON: the trainer's and the pipeline's output go to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            result = run_compare(cfg)
         advice = advise_from_measurement(result.rows, rule_of_thumb=rule)
     else:
         advice = advise(args.describe, args.data)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,28 +117,44 @@ class CompareConfig:
 # --------------------------------------------------------------------------------------------- phases
 @dataclass
 class Phase:
-    """One resumable step: its name, the settings its output depends on, and where its marker lives."""
+    """One resumable step: the folder it owns and the settings its output depends on.
+
+    `begin()` clears the folder when it holds output made with other settings (a changed config re-runs the
+    phase from scratch) and keeps it otherwise, so work a killed phase left behind (the harness's
+    per-question samples) is resumed. `finish()` writes the marker that makes `done()` true.
+    """
 
     name: str
-    marker: Path
+    folder: Path
     key: dict[str, Any]
+
+    @property
+    def marker(self) -> Path:
+        return self.folder / "phase.json"
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def done(self) -> bool:
-        if not self.marker.is_file():
-            return False
+    def _read(self, path: Path) -> dict[str, Any]:
         try:
-            return json.loads(self.marker.read_text()).get("fingerprint") == self.fingerprint()
+            return json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            return False
+            return {}
+
+    def done(self) -> bool:
+        return self._read(self.marker).get("fingerprint") == self.fingerprint()
+
+    def begin(self) -> None:
+        started = self.folder / "phase.started.json"
+        if self.folder.exists() and self._read(started).get("fingerprint") != self.fingerprint():
+            shutil.rmtree(self.folder)
+        write_json(started, {"fingerprint": self.fingerprint()})
 
     def finish(self, info: dict[str, Any]) -> None:
         write_json(self.marker, {"fingerprint": self.fingerprint(), "key": self.key, **info})
 
     def info(self) -> dict[str, Any]:
-        return json.loads(self.marker.read_text())
+        return {k: v for k, v in self._read(self.marker).items() if k not in ("fingerprint", "key")}
 
 
 class Progress:
@@ -277,95 +294,71 @@ def eval_specs(cfg: CompareConfig, variants: dict[str, Path]) -> list[EvalSpec]:
 
 
 def run_eval(spec: EvalSpec, cfg: CompareConfig, test: list[Any], out_dir: Path) -> dict[str, Any]:
-    """Evaluate one row with the harness; returns `{"metrics", "records"}` (records in question order)."""
+    """Evaluate one row with the harness into `out_dir` (which it resumes); returns the harness's run dict
+    (`label`, `metrics`, `records` in question order), each record tagged with its difficulty group."""
     from thinktune.evaluation import evaluate
-    from thinktune.models import load_model
 
     examples = test[: spec.limit] if spec.limit else test
-    model = load_model(spec.model)
     result = evaluate(
-        model, examples, spec.strategy, reasoning=spec.reasoning,
+        spec.model, examples, spec.strategy, reasoning=spec.reasoning,
         max_new_tokens=cfg.max_new_tokens if spec.reasoning else cfg.direct_max_new_tokens,
         n=spec.n, out_dir=out_dir, seed=cfg.seed, batch_size=cfg.eval_batch_size, progress=cfg.progress,
         label=spec.label, **spec.options,
     )
-    records = [dict(r) for r in result.records]
-    by_id = {str(ex.meta.get("id")): ex for ex in examples}
-    for rec, ex in zip(records, examples, strict=True):  # the report's by-difficulty table needs the group
-        ex = by_id.get(str(rec.get("id")), ex)
+    run = result.to_run()
+    for rec, ex in zip(run["records"], examples, strict=True):  # the by-difficulty table needs the group
         rec["difficulty"] = ex.meta.get("difficulty")
-    return {"metrics": dict(result.metrics), "records": records, "result": result}
+    return run
 
 
-def row_from_eval(spec: EvalSpec, metrics: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """A table row: the harness's metrics plus the cost per query the recommendation uses."""
-    n = metrics.get("n_questions") or len(records) or 1
-    tokens_per_query = metrics.get("output_tokens_mean")
-    if tokens_per_query is None and records:
-        tokens_per_query = sum(float(r.get("output_tokens", 0)) for r in records) / len(records)
-    # Seconds per query = the harness's wall time over the questions: the machine time a query costs at the
-    # evaluation batch size (per-question latencies in a batch overlap, so their mean would over-count).
-    seconds = metrics.get("wall_s")
-    seconds_per_query = seconds / n if seconds else _mean(r.get("latency_s") for r in records)
+def row_from_eval(spec: EvalSpec, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A table row: the harness's metrics plus the cost per query the recommendation uses.
+
+    Seconds per query is the harness's `s_per_question` (evaluation wall time over questions): the machine
+    time a query costs at the evaluation batch size. Per-question latencies inside a batch overlap, so
+    their mean would over-count.
+    """
     return {"name": spec.name, "label": spec.label, "kind": spec.kind, **metrics,
-            "tokens_per_query": tokens_per_query, "seconds_per_query": seconds_per_query}
-
-
-def _mean(values) -> float | None:
-    xs = [float(v) for v in values if v is not None]
-    return sum(xs) / len(xs) if xs else None
+            "tokens_per_query": metrics.get("output_tokens_mean"),
+            "seconds_per_query": metrics.get("s_per_question")}
 
 
 # -------------------------------------------------------------------------------------------- routers
 def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The hybrid-router rows, computed from the per-question records (no generation is repeated)."""
     from thinktune.compare.router import agreement, cross_fit_scores, simulate_router
-    from thinktune.tasks import check_answer
+    from thinktune.verify import normalize
 
-    direct, reasoning = evals["non_reasoning"], evals["reasoning"]
-    d_recs, r_recs = _per_question(direct), _per_question(reasoning)
-    d_secs, r_secs = _seconds_each(direct), _seconds_each(reasoning)
-    d_recs = [{**r, "latency_s": s} for r, s in zip(d_recs, d_secs, strict=True)]
-    r_recs = [{**r, "latency_s": s} for r, s in zip(r_recs, r_secs, strict=True)]
+    # Records carry `latency_s` (its batch's wall time: when the answer arrived) and `wall_share_s` (its share
+    # of the machine time: the cost, as in the harness's s_per_question); simulate_router uses both.
+    direct, reasoning = evals["non_reasoning"]["records"], evals["reasoning"]["records"]
     rows = []
     if "agreement" in cfg.routers and "router_samples" in evals:
-        samples = evals["router_samples"]
-        s_recs, s_secs = _per_question(samples), _seconds_each(samples)
-        hard, easy, tokens = [], [], []
-        for ex, rec in zip(test, s_recs, strict=True):
-            answers = list(rec.get("answers") or [])
+        samples = evals["router_samples"]["records"]
+        hard, easy = [], []
+        for rec in samples:
+            answers = list(rec["answers"])
             share, idx = agreement(answers)
             hard.append(1.0 - share >= cfg.agreement_threshold)
-            ok = idx is not None and check_answer(ex, answers[idx]) >= 1.0
-            easy.append({"correct_strict": ok, "correct_lenient": ok, "output_tokens": 0, "latency_s": 0.0})
-            tokens.append(float(rec.get("output_tokens", 0)))
-        row = simulate_router(d_recs, r_recs, hard, tokens, s_secs, easy)
+            # An easy question is answered with the majority sample, already paid for in the overhead.
+            ok = idx is not None and rec["verdicts"][idx] >= 1.0
+            strict = ok and rec["well_formed"][idx] and normalize(rec["strict_answers"][idx]) == normalize(answers[idx])
+            easy.append({"correct_strict": strict, "correct_lenient": ok, "output_tokens": 0, "latency_s": 0.0,
+                         "wall_share_s": 0.0})
+        row = simulate_router(direct, reasoning, hard, [float(r["output_tokens"]) for r in samples],
+                              [float(r["wall_share_s"]) for r in samples], easy,
+                              [float(r["latency_s"]) for r in samples])
         rows.append(_router_row("router_agreement", f"router (agreement of {cfg.router_samples})", row))
     if "classifier" in cfg.routers:
-        wrong = [not bool(r["correct_strict"]) for r in d_recs]
+        wrong = [not float(r["correct_strict"]) >= 1.0 for r in direct]
         scores = cross_fit_scores([ex.question for ex in test], wrong, seed=cfg.seed)
-        row = simulate_router(d_recs, r_recs, [s >= cfg.classifier_threshold for s in scores])
+        row = simulate_router(direct, reasoning, [s >= cfg.classifier_threshold for s in scores])
         rows.append(_router_row("router_classifier", "router (classifier)", row))
     return rows
 
 
 def _router_row(name: str, label: str, row: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "label": label, "kind": "router", **row}
-
-
-def _per_question(ev: dict[str, Any]) -> list[dict[str, Any]]:
-    return ev["records"]
-
-
-def _seconds_each(ev: dict[str, Any]) -> list[float]:
-    """Each question's share of its row's wall time, so that the shares add up to `seconds_per_query × n`."""
-    recs = ev["records"]
-    lat = [float(r.get("latency_s") or 0.0) for r in recs]
-    wall = ev["metrics"].get("wall_s")
-    total = sum(lat)
-    if wall and total > 0:
-        return [x * wall / total for x in lat]
-    return lat
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -384,17 +377,20 @@ class CompareResult:
 
 def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any]], evals: dict[str, dict[str, Any]],
                          recommendation: Any, notes: list[str]) -> tuple[Path, Path]:
-    from thinktune.compare.report import by_difficulty, sections, tradeoff_plot
+    """report.md through the harness's `write_report` (its run table and plots, then compare's sections as
+    Markdown), and report.html with compare's sections as real HTML (table, inline plot) before the
+    harness's table and plots."""
+    from thinktune.compare.report import by_difficulty, sections, tradeoff_plot, write_html
     from thinktune.evaluation.report import write_report
 
     plot = tradeoff_plot(rows, out / "tradeoff.png")
     shown = {r["name"] for r in rows}
-    difficulty = by_difficulty({name: ev["records"] for name, ev in evals.items() if name in shown})
+    runs = [run for name, run in evals.items() if name in shown]
+    difficulty = by_difficulty({name: run["records"] for name, run in evals.items() if name in shown})
     extra = sections(rows, recommendation.markdown(), plot, difficulty, notes)
-    runs = [ev["result"] for name, ev in evals.items() if name in shown and ev.get("result") is not None]
     title = f"Reasoning vs non-reasoning: {cfg.model} on {cfg.data or cfg.task}"
-    md, html_path = write_report(runs, out, title, extra_sections=extra)
-    return Path(md), Path(html_path)
+    md, _ = write_report(runs, out, title, extra_sections=[(s["title"], s["markdown"]) for s in extra])
+    return Path(md), write_html(out / "report.html", title, extra, runs)
 
 
 # ----------------------------------------------------------------------------------------- the pipeline
@@ -408,91 +404,76 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "compare.yaml")
     t_start = time.perf_counter()
-    data_key = {k: v for k, v in to_dict(cfg).items() if k in (
-        "data", "task", "task_options", "mix_key", "mix_values", "train_rows", "eval_questions", "seed")}
-    n_evals = 2 + 2 * bool(cfg.base_eval_questions) + (cfg.self_consistency > 1) + ("agreement" in cfg.routers)
-    progress = Progress(1 + 2 + n_evals + 1, cfg.progress, echo)
+    specs_count = 2 + 2 * bool(cfg.base_eval_questions) + (cfg.self_consistency > 1) + ("agreement" in cfg.routers)
+    progress = Progress(1 + len(JOBS) + specs_count + 1, cfg.progress, echo)
 
-    # 1. data -------------------------------------------------------------------------------------
-    phase = Phase("data", out / "data" / "phase.json", data_key)
-    t0 = progress.start("data: the training rows and the held-out questions", phase.done())
-    if not phase.done():
+    # 1. data: one training set for both variants, one held-out set for every row --------------------
+    data = Phase("data", out / "data", {k: v for k, v in to_dict(cfg).items() if k in (
+        "data", "task", "task_options", "mix_key", "mix_values", "train_rows", "eval_questions", "seed")})
+    t0 = progress.start("data: the training rows and the held-out questions", data.done())
+    if not data.done():
+        data.begin()
         train, test = build_data(cfg)
-        write_examples(train, out / "data" / "train.jsonl")
-        write_examples(test, out / "data" / "test.jsonl")
-        phase.finish({"train": len(train), "test": len(test)})
-    train_file = out / "data" / "train.jsonl"
-    test = read_examples(out / "data" / "test.jsonl")
+        write_examples(train, data.folder / "train.jsonl")
+        write_examples(test, data.folder / "test.jsonl")
+        data.finish({"train": len(train), "test": len(test)})
+    test = read_examples(data.folder / "test.jsonl")
     progress.timings["data"] = time.perf_counter() - t0
 
-    # 2. train both variants with one budget -------------------------------------------------------
-    base = sft_config(cfg, train_file, out)
+    # 2. train both variants with one budget ---------------------------------------------------------
+    base = sft_config(cfg, data.folder / "train.jsonl", out)
+    shared = {k: v for k, v in to_dict(base).items() if k not in ("job", "output_dir")}
     variants: dict[str, Path] = {}
-    costs: dict[str, dict[str, Any]] = {}
+    trained: dict[str, Phase] = {}
     for job in JOBS:
-        key = {"data": phase.fingerprint(), **{k: v for k, v in to_dict(base).items() if k not in ("job", "output_dir")}}
-        tphase = Phase(f"train_{job}", out / "variants" / job / "phase.json", {**key, "job": job})
-        t0 = progress.start(f"train the {job.replace('_', '-')} variant ({cfg.steps} steps)", tphase.done())
-        if not tphase.done():
-            final, cost = train_variant(base, job, out)
-            tphase.finish(cost)
-        variants[job] = out / "variants" / job / "final"
-        costs[job] = {k: v for k, v in tphase.info().items() if k not in ("fingerprint", "key")}
+        phase = Phase(f"train_{job}", out / "variants" / job, {"data": data.fingerprint(), **shared, "job": job})
+        t0 = progress.start(f"train the {job.replace('_', '-')} variant ({cfg.steps} steps)", phase.done())
+        if not phase.done():
+            phase.begin()
+            _, cost = train_variant(base, job, out)
+            phase.finish(cost)
+        variants[job], trained[job] = phase.folder / "final", phase
         progress.timings[f"train_{job}"] = time.perf_counter() - t0
 
-    # 3. evaluate every row on the same held-out questions ----------------------------------------
+    # 3. evaluate every row with the same harness on the same held-out questions ---------------------
+    by_model = {str(variants[j]): trained[j].fingerprint() for j in JOBS}
     evals: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
-    trained_fp = {str(variants[j]): Phase(j, out / "variants" / j / "phase.json", {}).info()["fingerprint"]
-                  for j in JOBS}
     for spec in eval_specs(cfg, variants):
-        key = {"spec": dataclasses.asdict(spec), "model": trained_fp.get(spec.model, spec.model),
-               "data": phase.fingerprint(),
-               **{k: getattr(cfg, k) for k in ("max_new_tokens", "direct_max_new_tokens", "eval_batch_size")}}
-        ephase = Phase(f"eval_{spec.name}", out / "evals" / spec.name / "row.json", key)
+        phase = Phase(f"eval_{spec.name}", out / "evals" / spec.name, {
+            "spec": dataclasses.asdict(spec), "model": by_model.get(spec.model, spec.model), "data": data.fingerprint(),
+            "max_new_tokens": cfg.max_new_tokens if spec.reasoning else cfg.direct_max_new_tokens,
+            "batch_size": cfg.eval_batch_size, "seed": cfg.seed})
         n = min(spec.limit or len(test), len(test))
-        t0 = progress.start(f"evaluate {spec.label} on {n} questions", ephase.done())
-        if ephase.done():
-            info = ephase.info()
-            evals[spec.name] = {"metrics": info["metrics"], "records": info["records"],
-                                "result": _reload_result(out / "evals" / spec.name, info)}
-        else:
-            evals[spec.name] = run_eval(spec, cfg, test, out / "evals" / spec.name)
-            ephase.finish({"metrics": evals[spec.name]["metrics"], "records": evals[spec.name]["records"]})
+        t0 = progress.start(f"evaluate the {spec.label} on {n} questions", phase.done())
+        if not phase.done():
+            phase.begin()
+        # A finished evaluation is read back by the harness without loading the model.
+        evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
+        phase.finish({"metrics": evals[spec.name]["metrics"]})
         progress.timings[f"eval_{spec.name}"] = time.perf_counter() - t0
         if spec.kind != "samples":
-            row = row_from_eval(spec, evals[spec.name]["metrics"], evals[spec.name]["records"])
-            if spec.name in costs:
-                row.update(costs[spec.name])
-            rows.append(row)
+            rows.append({**row_from_eval(spec, evals[spec.name]["metrics"]), **trained[spec.name].info()}
+                        if spec.name in trained else row_from_eval(spec, evals[spec.name]["metrics"]))
 
-    # 4. router rows, recommendation, report ------------------------------------------------------
-    t0 = progress.start("hybrid router rows, recommendation and report")
+    # 4. router rows, the recommendation, the report ------------------------------------------------
+    t0 = progress.start("hybrid-router rows, recommendation and report")
     rows += router_rows(cfg, test, evals)
-    router_names = [r["name"] for r in rows if r["kind"] == "router"]
-    rec = recommend(rows, routers=router_names)
-    notes = _notes(cfg, test, rows)
-    md, html_path = write_compare_report(cfg, out, rows, evals, rec, notes)
+    rec = recommend(rows, routers=[r["name"] for r in rows if r["kind"] == "router"])
+    md, html_path = write_compare_report(cfg, out, rows, evals, rec, _notes(cfg, test, rows))
     progress.timings["report"] = time.perf_counter() - t0
-    total = time.perf_counter() - t_start
     write_json(out / "results.json", {
-        "config": to_dict(cfg), "rows": rows, "recommendation": {
-            "verdict": rec.verdict, "best": rec.best, "cheapest": rec.cheapest, "lines": rec.lines,
-            "numbers": rec.numbers},
-        "variants": {k: str(v) for k, v in variants.items()}, "timings_s": progress.timings, "wall_s": total,
+        "config": to_dict(cfg), "rows": rows,
+        "recommendation": {"verdict": rec.verdict, "best": rec.best, "cheapest": rec.cheapest, "lines": rec.lines,
+                           "numbers": rec.numbers},
+        "variants": {k: str(v) for k, v in variants.items()},
+        "timings_s": progress.timings, "wall_s": time.perf_counter() - t_start,
     })
     if cfg.progress:
         echo("\n" + table_text(rows) + "\n\n" + rec.markdown() + f"\n\nreport: {html_path}\n"
-             f"variants: {variants['reasoning']} and {variants['non_reasoning']} "
-             f"(try `thinktune chat {out / 'variants' / 'reasoning'}`)")
+             f"variants: thinktune chat {out / 'variants' / 'reasoning'}  |  "
+             f"thinktune chat {out / 'variants' / 'non_reasoning'}")
     return CompareResult(rows, rec, out, md, html_path, variants, progress.timings)
-
-
-def _reload_result(folder: Path, info: dict[str, Any]) -> Any:
-    """The harness's result object for a finished row, for `write_report` (rebuilt from the saved row)."""
-    from thinktune.evaluation import EvalResult
-
-    return EvalResult(metrics=info["metrics"], records=info["records"], label=info["key"]["spec"]["label"])
 
 
 def _notes(cfg: CompareConfig, test: list[Any], rows: list[dict[str, Any]]) -> list[str]:

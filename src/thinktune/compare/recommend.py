@@ -213,8 +213,9 @@ def recommend(
         "breakeven_gap": t.breakeven_gap, "accurate": t.accurate.name, "cheap": t.cheap.name,
     }
     if t.gain <= 0:
+        fewer = min((r, d), key=lambda m: m.tokens_per_query)
         lines.append(f"{r.name} and {d.name} are equally accurate ({pct(r.accuracy)}); the one with fewer "
-                     f"tokens ({t.cheap.name}) is the better buy.")
+                     f"tokens ({fewer.name}) is the better buy.")
     elif t.dominant:
         lines.append(f"**{t.accurate.name}** is more accurate ({pts(t.gain)}) and no more expensive "
                      f"({ratio(t.token_ratio)} the tokens): nothing to trade.")
@@ -243,9 +244,13 @@ def recommend(
 
 
 def _verdict(t: Tradeoff, r: Measured, d: Measured, routers: list[Measured]) -> tuple[str, str]:
-    reasoning_wins = t.accurate is r and t.gain > 0
-    if not reasoning_wins:
-        return "non_reasoning", f"{d.name} is at least as accurate as {r.name} and cheaper to run."
+    if t.gain <= 0:
+        fewer = min((r, d), key=lambda m: m.tokens_per_query)
+        verdict = "reasoning" if fewer is r else "non_reasoning"
+        return verdict, f"{r.name} and {d.name} are equally accurate; {fewer.name} spends fewer tokens."
+    if t.accurate is not r:
+        cheaper = " and spends fewer tokens" if d.tokens_per_query <= r.tokens_per_query else ""
+        return "non_reasoning", f"{d.name} is more accurate than {r.name}{cheaper}."
     if not t.significant:
         return "non_reasoning", (f"{r.name}'s gain ({pts(t.gain)}) is within the noise of {r.n} questions; take "
                                  f"the cheaper {d.name} and measure on more questions.")

@@ -5,7 +5,8 @@ harness's `write_report`; these functions only turn compare rows into Markdown, 
 A compare row is a dict with `name`, `label`, `kind` (`base`, `variant`, `router`), the harness's metrics
 (`strict_accuracy`, `lenient_accuracy`, `format_rate`, `thinking_tokens_mean`, `answer_tokens_mean`,
 `latency_p50`, `latency_p95`, `tokens_per_s`, `n_questions`), the cost per query the recommendation uses
-(`tokens_per_query`, `seconds_per_query`), and for trained variants `train_wall_s` / `train_tokens`.
+(`tokens_per_query`, `seconds_per_query`), and for trained variants `train_runtime_s` (the trainer's
+own time) / `train_tokens`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("thinking_tokens_mean", "think tok", "f1"),
     ("answer_tokens_mean", "answer tok", "f1"),
     ("tokens_per_query", "tokens/q", "f1"),
+    ("seconds_per_query", "s/q", "f3"),
     ("latency_p50", "latency p50 s", "f2"),
     ("latency_p95", "latency p95 s", "f2"),
     ("tokens_per_s", "tok/s", "f1"),
-    ("train_wall_s", "train s", "f0"),
+    ("train_runtime_s", "train s", "f0"),
     ("train_tokens", "train tokens", "int"),
+    ("routed_to_reasoning", "routed to reasoning", "pct"),
     ("n_questions", "n", "int"),
 )
 KIND_COLOURS = {"base": "#888888", "variant": "#1f77b4", "router": "#2ca02c"}
@@ -169,7 +172,7 @@ def sections(rows: Sequence[Mapping[str, Any]], recommendation_md: str, plot: st
     """The compare sections as `{"title", "markdown", "html"}` dicts, in reading order."""
     plot = Path(plot)
     out = [
-        {"title": "Reasoning vs non-reasoning: the comparison",
+        {"title": "The comparison",
          "markdown": table_markdown(rows) + ("\n\n" + "\n".join(f"- {n}" for n in notes) if notes else ""),
          "html": table_html(rows) + ("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
                                      if notes else "")},
@@ -202,3 +205,42 @@ def _md_table_to_html(md: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[2:])
     return f'<table class="compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+# ------------------------------------------------------------------------------------------- page
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;font-size:13px;margin:0.5em 0}th,td{border:1px solid #ccc;padding:4px 8px;"
+    "text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}"
+    "li{margin:0.3em 0}"
+)
+
+
+def write_html(path: str | Path, title: str, compare_sections: Sequence[Mapping[str, str]],
+               runs: Sequence[Mapping[str, Any]]) -> Path:
+    """The standalone report page: compare's sections, then the harness's run table and plots.
+
+    Everything is inline (plots as base64 PNG), so the page is one file.
+    """
+    from thinktune.evaluation.report import plot_accuracy_vs_tokens, plot_token_lengths
+    from thinktune.evaluation.report import table_rows as harness_table
+
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for s in compare_sections:
+        body += [f"<h2>{html.escape(s['title'])}</h2>", s["html"]]
+    if runs:
+        header, cells = harness_table(runs)
+        body += ["<h2>Every evaluated run (the harness's view)</h2>",
+                 "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
+                 + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+                 + "</tbody></table>"]
+        for png, alt in ((plot_accuracy_vs_tokens(runs), "accuracy vs tokens (harness)"),
+                         (plot_token_lengths(runs), "tokens per question")):
+            if png is not None:
+                data = base64.b64encode(png).decode("ascii")
+                body.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>")
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return path

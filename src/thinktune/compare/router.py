@@ -14,7 +14,7 @@ difficulty estimators:
   so a router row in a compare table is never scored on the questions its classifier was fitted on.
 
 A model, to the router, is any callable `(questions, n) -> [[Reply, …n], …]` (`Model`); `engine_model`
-adapts a thinktune generation engine, and tests pass scripted functions. `simulate_router` computes a
+adapts a `thinktune.inference` engine, and tests pass scripted functions. `simulate_router` computes a
 router's row from the per-question records of a compare run: with greedy decoding the chosen model would
 produce exactly the recorded output, so no generation is repeated.
 """
@@ -271,27 +271,23 @@ class HybridRouter:
         return out
 
 
-def engine_model(generate: Callable[..., Any], reasoning: bool, **options: Any) -> Model:
-    """Adapt a generation function `generate(prompts_messages, n=..., **options)` to the router's `Model`.
+def engine_model(engine: Any, reasoning: bool, max_new_tokens: int = 256, temperature: float = 0.7,
+                 seed: int | None = 0) -> Model:
+    """Adapt a generation engine (`thinktune.inference`: `engine.generate(prompts, SamplingParams)`) to a `Model`.
 
-    `generate` receives the chat messages of each question (the job type's system prompt, see
-    `format.build_messages`) and must return, per question, completions with `.text`, `.tokens` (or
-    `.output_tokens`) and `.seconds` (or `.latency_s`) attributes or keys.
+    Questions are asked in the job type's format (`format.build_messages`); one reply is greedy, several are
+    sampled at `temperature` (the agreement estimate needs diverse samples).
     """
+    from thinktune.inference.base import SamplingParams
 
     def model(questions: Sequence[str], n: int) -> list[list[Reply]]:
-        messages = [fmt.build_messages(q, reasoning=reasoning) for q in questions]
-        results = generate(messages, n=n, **options)
-        return [[_to_reply(c) for c in per_question] for per_question in results]
+        params = SamplingParams(n=n, max_new_tokens=max_new_tokens, temperature=0.0 if n == 1 else temperature,
+                                stop=(fmt.ANSWER_CLOSE,), seed=seed)
+        prompts = [fmt.build_messages(q, reasoning=reasoning) for q in questions]
+        return [[Reply(c.text, c.tokens, c.latency_s) for c in per_question]
+                for per_question in engine.generate(prompts, params)]
 
     return model
-
-
-def _to_reply(c: Any) -> Reply:
-    get = (lambda k: c.get(k)) if isinstance(c, Mapping) else (lambda k: getattr(c, k, None))
-    tokens = get("tokens") if get("tokens") is not None else get("output_tokens")
-    seconds = get("seconds") if get("seconds") is not None else get("latency_s")
-    return Reply(str(get("text") or ""), int(tokens or 0), float(seconds or 0.0))
 
 
 # ------------------------------------------------------------------------------ compare row
@@ -302,40 +298,44 @@ def simulate_router(
     overhead_tokens: Sequence[float] | None = None,
     overhead_seconds: Sequence[float] | None = None,
     easy: Sequence[Mapping[str, Any] | None] | None = None,
+    overhead_latency: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """A router's compare row from per-question records of the same questions, in the same order.
 
-    Each record needs `correct_strict`, `correct_lenient`, `output_tokens` and `latency_s`. A hard question
-    takes the reasoning record; an easy one the `easy` record when given (the agreement samples' majority),
-    else the direct record. Overheads (the difficulty samples) are added to every question.
+    Each record needs `correct_strict`, `correct_lenient`, `output_tokens` and `latency_s` (how long the
+    answer took to arrive), and may carry `wall_share_s` (its share of the machine time, the cost; default
+    `latency_s`). A hard question takes the reasoning record; an easy one the `easy` record when given (the
+    agreement samples' majority), else the direct record. The difficulty estimate's overheads are added to
+    every question: tokens, machine seconds, and latency (default: the machine seconds).
 
     Returns:
-        `strict_accuracy`, `lenient_accuracy`, `tokens_per_query`, `seconds_per_query`, `routed_to_reasoning`
-        (fraction), `n_questions`, and `latency_p50`/`latency_p95`.
+        `strict_accuracy`, `lenient_accuracy`, `tokens_per_query`, `seconds_per_query`, `latency_p50`,
+        `latency_p95`, `routed_to_reasoning` (fraction) and `n_questions`.
     """
     n = len(hard)
     if not (len(direct) == len(reasoning) == n):
         raise ValueError(f"records must align: {len(direct)} direct, {len(reasoning)} reasoning, {n} flags")
+    if n == 0:
+        return {"n_questions": 0}
     overhead_tokens = overhead_tokens or [0.0] * n
     overhead_seconds = overhead_seconds or [0.0] * n
+    overhead_latency = overhead_latency or overhead_seconds
     strict = lenient = 0.0
-    tokens, seconds = [], []
+    tokens, seconds, latency = [], [], []
     for i in range(n):
         rec = reasoning[i] if hard[i] else (easy[i] if easy is not None and easy[i] is not None else direct[i])
         strict += float(bool(rec["correct_strict"]))
         lenient += float(bool(rec["correct_lenient"]))
         tokens.append(float(rec["output_tokens"]) + overhead_tokens[i])
-        seconds.append(float(rec["latency_s"]) + overhead_seconds[i])
-    if n == 0:
-        return {"n_questions": 0}
+        seconds.append(float(rec.get("wall_share_s", rec["latency_s"])) + overhead_seconds[i])
+        latency.append(float(rec["latency_s"]) + overhead_latency[i])
     return {
         "strict_accuracy": strict / n,
         "lenient_accuracy": lenient / n,
         "tokens_per_query": sum(tokens) / n,
         "seconds_per_query": sum(seconds) / n,
-        "latency_p50": float(np.percentile(seconds, 50)),
-        "latency_p95": float(np.percentile(seconds, 95)),
+        "latency_p50": float(np.percentile(latency, 50)),
+        "latency_p95": float(np.percentile(latency, 95)),
         "routed_to_reasoning": sum(map(bool, hard)) / n,
         "n_questions": n,
     }
-

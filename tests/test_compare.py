@@ -167,3 +167,17 @@ def test_user_data_flows_through(tmp_path, capsys):
     assert [r["name"] for r in saved["rows"]] == ["non_reasoning", "reasoning", "router_classifier"]
     assert saved["config"]["mix_key"] == ""
     assert len(Path(out / "data" / "test.jsonl").read_text().splitlines()) == 4
+
+
+def test_router_serves_the_run_behind_one_call(run):
+    from thinktune.compare.router import HybridRouter
+
+    _, result, _ = run
+    router = HybridRouter.from_compare(result.out_dir, "classifier", max_new_tokens=8)
+    questions = ["Calculate 12 + 30.", "Calculate 55 + 17 + 40 + 81 + 9."]
+    expected = [s >= 0.5 for s in router.difficulty(questions).scores]
+    routed = router(questions)
+    assert [r.hard for r in routed] == expected
+    assert all(r.tokens > 0 for r in routed)
+    agreement = HybridRouter.from_compare(result.out_dir, "agreement", k=2, max_new_tokens=8)
+    assert len(agreement(questions[:1])) == 1

@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -245,6 +246,39 @@ class HybridRouter:
         self.direct, self.reasoning = direct, reasoning
         self.difficulty = difficulty if difficulty is not None else AgreementDifficulty(direct)
         self.threshold = threshold
+
+    @classmethod
+    def from_compare(cls, run_dir: str | Path, difficulty: str = "classifier", threshold: float | None = None,
+                     k: int = 4, max_new_tokens: int = 256, engine: str | None = None) -> HybridRouter:
+        """Serve the two variants of a finished `thinktune compare` run behind one call.
+
+        Args:
+            run_dir: the compare run's `output_dir` (holds `variants/` and `evals/`).
+            difficulty: `classifier` (fitted on the run's per-question results: the direct variant's
+                misses on the held-out questions) or `agreement` (k samples of the direct variant).
+            threshold: routing threshold (default: 0.5 for the classifier, 0.25 for agreement).
+            k: samples for `agreement`; max_new_tokens: the reasoning model's budget.
+            engine: the generation engine (`thinktune.inference.make_engine`; default `hf`).
+        """
+        from thinktune.inference import make_engine
+        from thinktune.io import read_jsonl
+
+        run_dir = Path(run_dir)
+        direct = engine_model(make_engine(str(run_dir / "variants" / "non_reasoning" / "final"), engine),
+                              reasoning=False, max_new_tokens=64)
+        reasoning = engine_model(make_engine(str(run_dir / "variants" / "reasoning" / "final"), engine),
+                                 reasoning=True, max_new_tokens=max_new_tokens)
+        if difficulty == "agreement":
+            return cls(direct, reasoning, AgreementDifficulty(direct, k=k), 0.25 if threshold is None else threshold)
+        if difficulty != "classifier":
+            raise ValueError(f"difficulty must be 'classifier' or 'agreement', got {difficulty!r}")
+        samples = run_dir / "evals" / "non_reasoning" / "samples.jsonl"
+        if not samples.is_file():
+            raise FileNotFoundError(f"{samples}: no per-question results of the direct variant to fit on")
+        records = list(read_jsonl(samples))
+        clf = ClassifierDifficulty().fit([r["question"] for r in records],
+                                         [float(r["correct_strict"]) < 1.0 for r in records])
+        return cls(direct, reasoning, clf, 0.5 if threshold is None else threshold)
 
     def __call__(self, questions: Sequence[str]) -> list[Routed]:
         questions = list(questions)

@@ -218,7 +218,8 @@ STYLE = (
 
 def write_html(path: str | Path, title: str, compare_sections: Sequence[Mapping[str, str]],
                runs: Sequence[Mapping[str, Any]]) -> Path:
-    """The standalone report page: compare's sections, then the harness's run table and plots.
+    """The standalone report page: compare's sections, the harness's run table and plots, and last the
+    recommendation.
 
     Everything is inline (plots as base64 PNG), so the page is one file.
     """
@@ -226,7 +227,8 @@ def write_html(path: str | Path, title: str, compare_sections: Sequence[Mapping[
     from thinktune.evaluation.report import table_rows as harness_table
 
     body = [f"<h1>{html.escape(title)}</h1>"]
-    for s in compare_sections:
+    last = [s for s in compare_sections if s["title"] == "Recommendation"]  # the page ends with it
+    for s in [s for s in compare_sections if s["title"] != "Recommendation"]:
         body += [f"<h2>{html.escape(s['title'])}</h2>", s["html"]]
     if runs:
         header, cells = harness_table(runs)
@@ -239,6 +241,8 @@ def write_html(path: str | Path, title: str, compare_sections: Sequence[Mapping[
             if png is not None:
                 data = base64.b64encode(png).decode("ascii")
                 body.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
+    for s in last:
+        body += [f"<h2>{html.escape(s['title'])}</h2>", s["html"]]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>")
     path = Path(path)

@@ -156,14 +156,13 @@ def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
+    from thinktune.format import template_prefills_think
     from thinktune.models import load_model
     from thinktune.rewards import get_reward, reward_kind
     from thinktune.training import cpu_safe_args
 
     if cfg.use_vllm and not torch.cuda.is_available():
         raise ConfigError("use_vllm: vLLM needs a CUDA GPU; set use_vllm: false on this machine")
-    from thinktune.format import template_prefills_think
-
     model, tokenizer = load_model(cfg.model)
     dataset = build_dataset(cfg, tokenizer)
     prefilled = cfg.prefill_think or template_prefills_think(tokenizer)

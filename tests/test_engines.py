@@ -202,3 +202,18 @@ def test_make_engine_rejects_unknown_engines():
         make_engine("default", engine="nope")
     with pytest.raises(TypeError):
         make_engine(42)
+
+
+def test_replay_engine_serves_recorded_samples_in_order():
+    from thinktune.inference.base import Completion
+    from thinktune.inference.engines.scripted import ReplayEngine
+
+    recorded = [Completion(f"<answer>{i}</answer>", tokens=i + 1, logprob=-1.0) for i in range(4)]
+    engine = ReplayEngine({"q": recorded})
+    [first] = engine.generate([build_messages("q")], SamplingParams(n=3))
+    [rest] = engine.generate([build_messages("q")], SamplingParams(n=1))
+    assert first == recorded[:3] and rest == recorded[3:]
+    with pytest.raises(ValueError, match="only 4 were recorded"):
+        engine.generate([build_messages("q")], SamplingParams(n=1))
+    with pytest.raises(KeyError):
+        engine.generate([build_messages("other")], SamplingParams(n=1))

@@ -222,6 +222,7 @@ def _record(qid: str, ex: Example, prob: Problem, out: Any, eng: Any, wall: floa
         "completions": [c.text for c in out.completions],
         "completion_tokens": [c.tokens for c in out.completions],
         "finish_reasons": [c.finish_reason for c in out.completions],
+        "completion_logprobs": [c.logprob for c in out.completions],
         "answers": [r.lenient for r in readings],
         "strict_answers": [r.strict for r in readings],
         "well_formed": [r.well_formed for r in readings],

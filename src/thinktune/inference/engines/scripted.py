@@ -1,4 +1,4 @@
-"""A scripted engine: canned completions with exact, countable tokens, for tests and replays.
+"""Scripted engines: canned completions with exact, countable tokens (tests), and recorded ones (replays).
 
 The script is what an unconstrained model would say: a function `(rendered_prompt, k) -> text` where `k`
 counts the samples already drawn for that exact prompt (so successive calls — adaptive sampling
@@ -7,6 +7,10 @@ rounds — get fresh samples), or a list of texts handed out in turn. The engine
 its trailing whitespace (`"a b  c"` is `["a ", "b  ", "c"]`), so cuts are exact and easy to reason about.
 
     engine = ScriptedEngine(lambda prompt, k: ["<answer>4</answer>", "<answer>5</answer>"][k % 2])
+
+`ReplayEngine` serves recorded `Completion`s (from an earlier run's samples) in order, so strategies that
+are functions of the sample stream (majority vote over the first k, best-of-k, adaptive stopping) can be
+compared on the very same samples without generating them again.
 """
 
 from __future__ import annotations
@@ -90,3 +94,39 @@ class ScriptedEngine:
             reason = "stop"
             tokens = tokenize(text)
         return Completion(text=prefix + text, tokens=len(tokens), finish_reason=reason, logprob=logprob, stop=stop)
+
+
+class ReplayEngine:
+    """Serve recorded completions per question, in recorded order; asking for more than were recorded fails.
+
+    Args:
+        samples: question text (the last user message) → its recorded completions.
+        count_tokens: how to count tokens of a text (for thinking/answer splits); whitespace words by default.
+    """
+
+    name = "replay"
+
+    def __init__(self, samples: dict[str, list[Completion]], count_tokens: Callable[[str], int] | None = None) -> None:
+        self.samples = samples
+        self._count = count_tokens or (lambda text: len(tokenize(text)))
+        self._drawn: Counter[str] = Counter()
+
+    def count_tokens(self, text: str) -> int:
+        return self._count(text) if text else 0
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        out = []
+        for prompt in prompts:
+            head, prefix = split_continuation(prompt)
+            if prefix or isinstance(head, str):
+                raise ValueError("ReplayEngine replays whole answers to chat prompts, not continuations")
+            question = [m for m in head if m["role"] == "user"][-1]["content"]
+            recorded = self.samples.get(question)
+            if recorded is None:
+                raise KeyError(f"no recorded samples for question {question[:60]!r}")
+            k = self._drawn[question]
+            if k + params.n > len(recorded):
+                raise ValueError(f"asked for samples {k}..{k + params.n - 1} but only {len(recorded)} were recorded")
+            self._drawn[question] += params.n
+            out.append(list(recorded[k : k + params.n]))
+        return out

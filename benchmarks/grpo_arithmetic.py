@@ -29,6 +29,12 @@ TASKS = {
     "arithmetic": {"ops": 1, "digits": 1, "operators": "+"},
     "countdown": {"numbers": 3, "max_number": 10, "min_target": 1, "max_target": 30},
 }
+READING = (
+    "accuracy is the strict-contract metric (the <answer> block only); rewards/accuracy_any/mean is the reward "
+    "the run optimised (the <answer> block, else the last number in the text). The rewarded_empty alarm fires "
+    "by design with accuracy_any: it pays completions that have no <answer> block, which is exactly the "
+    "gameable shortcut the alarm exists to point out."
+)
 COLUMNS = ("step", "accuracy", "format_rate", "reward", "completion_length_mean", "zero_variance_frac", "wall_s")
 
 
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                    "prefill_think": True, "rewards": [[r.name, r.weight] for r in cfg.rewards], "seed": args.seed},
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "note": args.note},
         "wall_s": round(wall, 1), "s_per_step": round(wall / max(1, len(table)), 1),
-        "summary": summary, "steps": table,
+        "reading": READING, "summary": summary, "steps": table,
         "command": "python benchmarks/grpo_arithmetic.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     })
     _plot(table, reward_keys, out.with_suffix(".png"), f"GRPO on {args.model} ({args.task}, CPU)")

@@ -4,8 +4,8 @@
     python benchmarks/inference_scaling.py --limit 20 --samples 16 --max-new-tokens 256
 
 For each task: greedy (reasoning prompt), zero-shot CoT, maj@8, maj@16, adaptive self-consistency (Beta rule,
-2 samples a round, at most 16) and best-of-8 with a verifier-free scorer (mean token log-probability). Plus
-pass@8 and pass@16, the oracle ceiling of the sample pool.
+2 samples a round, at most 16; and ESC with windows of 4) and best-of-8 with a verifier-free scorer (mean
+token log-probability). Plus pass@8 and pass@16, the oracle ceiling of the sample pool.
 
 How the sampling strategies are run: each question is sampled `--samples` times once (temperature 0.7) with
 thinktune's engine, and every sampling strategy is then run by the *real strategy code* on a
@@ -34,11 +34,11 @@ KEEP = ("lenient_accuracy", "strict_accuracy", "format_rate", "output_tokens_mea
         "samples_per_question_mean", "n_questions")
 
 
-def load_examples(task: str, limit: int):
+def load_examples(task: str, limit: int, digits: int = 1):
     from thinktune.tasks import load_task
 
-    if task == "arithmetic":
-        return load_task("arithmetic", n=limit, seed=0, ops=2, digits=2)
+    if task == "arithmetic":  # two operations: multi-step, yet not hopeless for a 135M model
+        return load_task("arithmetic", n=limit, seed=0, ops=2, digits=digits)
     return load_task(task, n=limit)
 
 
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--batch-size", type=int, default=8, help="questions per engine call")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--dtype", default="float32", help="weights dtype (bfloat16: ~1.8x faster on CPUs with AMX)")
+    ap.add_argument("--arith-digits", type=int, default=1, help="digits per operand of the arithmetic task")
     ap.add_argument("--note", default="")
     ap.add_argument("--out", default=str(RESULTS / "inference_scaling.json"))
     args = ap.parse_args(argv)
@@ -80,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    engine = make_engine(args.model)
+    engine = make_engine(args.model, "hf", dtype=args.dtype)
     load_before = os.getloadavg()
     out: dict = {"tasks": {}}
     runs = []
     common = {"max_new_tokens": args.max_new_tokens, "progress": False, "batch_size": args.batch_size}
     for task in args.tasks.split(","):
-        examples = load_examples(task, args.limit)
+        examples = load_examples(task, args.limit, args.arith_digits)
         rows: dict = {}
         t0 = time.perf_counter()
         greedy = evaluate(engine, examples, "greedy", label=f"{task}/greedy", **common)
@@ -102,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             return evaluate(ReplayEngine(samples, engine.count_tokens), examples, strategy,
                             label=f"{task}/{label}", **common, **options)
 
-        k = min(8, args.samples)
+        k = min(8, args.samples)  # with --samples 8, maj@8 and maj@{samples} are the same run
         results = {
             "greedy": greedy, "cot": cot,
             f"maj@{k}": replayed("self_consistency", f"maj@{k}", n=k),
             f"maj@{args.samples}": replayed("self_consistency", f"maj@{args.samples}", n=args.samples),
             "adaptive": replayed("adaptive", "adaptive", n=args.samples, batch=2, rule="beta", threshold=0.95),
+            "adaptive (esc, window 4)": replayed("adaptive", "adaptive-esc", n=args.samples, rule="esc", window=4),
             f"best-of-{k} (logprob)": replayed("best_of_n", f"best-of-{k}", n=k, scorer="logprob"),
         }
         for name, res in results.items():

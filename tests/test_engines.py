@@ -21,18 +21,48 @@ CHATS = [build_messages("hi"), build_messages("what is two plus two, tell me ple
 
 
 # ----------------------------------------------------------------------------------------- HF engine
-def test_hf_fast_path_matches_plain_generate_greedy(tiny):
-    """Shared prefill, right-aligned rows of different prompt lengths, buffer cache: same tokens as generate."""
+@pytest.mark.parametrize("pack", [False, True])
+def test_hf_fast_path_matches_plain_generate_greedy(tiny, pack):
+    """Shared prefill, right-aligned rows of different prompt lengths, buffer cache (and prepacked weights):
+    the same tokens as generate, and log-probabilities equal up to float32 summation order."""
     model, tok = tiny
-    fast, plain = HFEngine(model, tok), HFEngine(model, tok, fast=False)
-    assert fast.fast and not plain.fast
+    fast, plain = HFEngine(model, tok, pack_weights=pack), HFEngine(model, tok, fast=False)
+    assert fast.fast and not plain.fast and (fast._packed is not None) == pack
     params = SamplingParams(n=2, max_new_tokens=10)
     a, b = fast.generate(CHATS, params), plain.generate(CHATS, params)
     for row_a, row_b in zip(a, b, strict=True):
         for x, y in zip(row_a, row_b, strict=True):
             assert x.text == y.text and x.tokens == y.tokens == 10 and x.finish_reason == "length"
-            assert x.logprob == pytest.approx(y.logprob, abs=1e-3)
+            assert x.logprob == pytest.approx(y.logprob, abs=1e-3 if not pack else 1e-2)
     assert a[0][0].logprob != pytest.approx(a[1][0].logprob, abs=1e-3)  # the two prompts really differ
+
+
+def test_packed_linears_match_plain_and_follow_weight_updates(tiny):
+    import torch
+
+    from thinktune.inference.engines.packed import PackedLinears, available
+
+    model, _ = tiny
+    assert available(model)
+    ids = torch.randint(0, 1000, (2, 7))
+    with torch.inference_mode():
+        plain = model(input_ids=ids).logits
+        packs = PackedLinears(model)
+        with packs:
+            packed = model(input_ids=ids).logits
+        assert torch.allclose(plain, packed, atol=1e-4)
+        assert packs.packed_calls == len(packs.modules) > 0  # every linear took the packed path
+        with packs:
+            model(input_ids=ids[:1, :2])  # 2 rows < min_rows: the plain path
+        assert packs.packed_calls == len(packs.modules)
+        assert all("forward" not in m.__dict__ for m in packs.modules)  # restored on exit
+    with torch.no_grad():
+        model.lm_head.weight.mul_(2.0)  # a "training step" in place: the packed copy must follow
+    with torch.inference_mode():
+        plain2 = model(input_ids=ids).logits
+        with packs:
+            packed2 = model(input_ids=ids).logits
+    assert torch.allclose(plain2, packed2, atol=1e-3) and not torch.allclose(plain2, plain, atol=1e-3)
 
 
 def test_hf_stop_strings_cut_and_finished_rows_leave_the_batch(tiny):

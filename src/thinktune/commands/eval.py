@@ -29,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--direct", action="store_true", help="prompt for the answer only (no <think>)")
     p.add_argument("--engine", choices=("hf", "openai", "vllm", "llamacpp"), help="backend (default: from --model)")
     p.add_argument("--batch-size", type=int, default=8, help="questions per strategy call")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="transformers engine weights (bfloat16 is ~1.8x faster on CPUs with AMX)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 is much faster on a busy shared machine)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--out", help="output folder (samples.jsonl, metrics.json, report.md/html); resumes")
     p.add_argument("--label", help="the run's name in reports")
@@ -77,6 +80,15 @@ def main(args) -> int:
     from thinktune.tasks import load_task
 
     options = parse_options(args.options, "--set")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = args.model
+    if args.dtype != "float32" and args.engine in (None, "hf") and not args.model.startswith(("http://", "https://")):
+        from thinktune.inference import make_engine
+
+        model = make_engine(args.model, "hf", dtype=args.dtype)
     try:
         examples = load_task(args.task, split=args.split, n=args.limit, seed=args.seed,
                              **parse_options(args.task_options, "--task-option"))
@@ -87,10 +99,10 @@ def main(args) -> int:
     if not examples:
         raise UserError(f"task {args.task!r} gave no questions")
     try:
-        result = evaluate(args.model, examples, args.strategy, reasoning=not args.direct,
+        result = evaluate(model, examples, args.strategy, reasoning=not args.direct,
                           max_new_tokens=args.max_new_tokens, n=args.n, out_dir=args.out, engine=args.engine,
                           seed=args.seed, batch_size=args.batch_size, progress=not args.no_progress,
-                          label=args.label, **options)
+                          label=args.label or f"{args.model}/{args.strategy}", **options)
     except (ValueError, ImportError) as e:
         raise UserError(str(e)) from None
     header, rows = table_rows([result.to_run()])

@@ -244,7 +244,7 @@ def _model_name(model: Any) -> str:
         return model
     if isinstance(model, tuple):
         return str(getattr(getattr(model[0], "config", None), "_name_or_path", "") or type(model[0]).__name__)
-    return str(getattr(model, "name", type(model).__name__))
+    return str(getattr(model, "spec", None) or getattr(model, "name", type(model).__name__))
 
 
 def _fixed_samples(strategy: Any) -> bool:

@@ -181,3 +181,12 @@ def test_router_serves_the_run_behind_one_call(run):
     assert all(r.tokens > 0 for r in routed)
     agreement = HybridRouter.from_compare(result.out_dir, "agreement", k=2, max_new_tokens=8)
     assert len(agreement(questions[:1])) == 1
+
+
+def test_results_keep_the_phase_times_of_the_run_that_did_the_work(run):
+    _, result, _ = run
+    saved = json.loads((result.out_dir / "results.json").read_text())
+    seconds = saved["phase_seconds"]
+    assert set(seconds) >= {"data", "train_non_reasoning", "train_reasoning", "eval_reasoning", "report"}
+    assert seconds["train_reasoning"] > 0
+    assert saved["phases_total_s"] >= seconds["train_reasoning"]

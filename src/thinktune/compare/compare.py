@@ -6,13 +6,15 @@ held-out questions, and recommend one from the numbers.
     thinktune compare my.yaml --set data=rows.jsonl    # your own data with step-by-step reasoning
 
 The pipeline goes top to bottom, one phase at a time; each phase writes its output under `output_dir` and
-a marker with the settings it ran with, and a phase whose marker matches is skipped, so a killed run
-resumes where it stopped (and a changed setting re-runs exactly the phases it affects)::
+a marker (`phase.json`) with the settings it ran with, and a phase whose marker matches is skipped, so a
+killed run resumes where it stopped, and a changed setting re-runs exactly the phases it affects. An
+interrupted evaluation resumes question by question (the harness's own resume); an interrupted training
+phase starts that variant again (checkpoints of a full fine-tune cost more than the short runs here)::
 
     OUT/data/train.jsonl, test.jsonl      the one dataset both variants train on, and the held-out split
     OUT/variants/non_reasoning/final/     the trained variants: `thinktune chat OUT/variants/reasoning`,
     OUT/variants/reasoning/final/         `thinktune eval --model OUT/variants/reasoning/final ...`
-    OUT/evals/<row>/                      each evaluated row: the harness's per-question JSONL + row.json
+    OUT/evals/<row>/                      each evaluated row: the harness's samples.jsonl, metrics and report
     OUT/report.md, report.html, tradeoff.png, results.json
 
 "Same budget" holds by construction: both SFT configs are `dataclasses.replace` of one base config that
@@ -158,14 +160,16 @@ class Phase:
 
 
 class Progress:
-    """Prints `[i/n] phase` lines (the phases' own bars come from SFT and the harness) and times phases."""
+    """Prints `[i/n] phase` lines (the phases' own bars come from SFT and the harness); remembers skips."""
 
     def __init__(self, total: int, enabled: bool = True, echo: Callable[[str], None] = print) -> None:
         self.total, self.i, self.enabled, self.echo = total, 0, enabled, echo
-        self.timings: dict[str, float] = {}
+        self.skipped: list[str] = []
 
     def start(self, title: str, skipped: bool = False) -> float:
         self.i += 1
+        if skipped:
+            self.skipped.append(title)
         if self.enabled:
             self.echo(f"[{self.i}/{self.total}] {title}" + (" — done before, skipped" if skipped else ""))
         return time.perf_counter()
@@ -372,7 +376,7 @@ class CompareResult:
     report_md: Path
     report_html: Path
     variants: dict[str, Path]
-    timings: dict[str, float]
+    phase_seconds: dict[str, float]
 
 
 def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any]], evals: dict[str, dict[str, Any]],
@@ -416,9 +420,9 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
         train, test = build_data(cfg)
         write_examples(train, data.folder / "train.jsonl")
         write_examples(test, data.folder / "test.jsonl")
-        data.finish({"train": len(train), "test": len(test)})
+        data.finish({"train": len(train), "test": len(test), "elapsed_s": time.perf_counter() - t0})
     test = read_examples(data.folder / "test.jsonl")
-    progress.timings["data"] = time.perf_counter() - t0
+    phase_seconds = {"data": data.info().get("elapsed_s")}
 
     # 2. train both variants with one budget ---------------------------------------------------------
     base = sft_config(cfg, data.folder / "train.jsonl", out)
@@ -431,9 +435,9 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
         if not phase.done():
             phase.begin()
             _, cost = train_variant(base, job, out)
-            phase.finish(cost)
+            phase.finish({**cost, "elapsed_s": time.perf_counter() - t0})
         variants[job], trained[job] = phase.folder / "final", phase
-        progress.timings[f"train_{job}"] = time.perf_counter() - t0
+        phase_seconds[phase.name] = phase.info().get("elapsed_s")
 
     # 3. evaluate every row with the same harness on the same held-out questions ---------------------
     by_model = {str(variants[j]): trained[j].fingerprint() for j in JOBS}
@@ -446,34 +450,41 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
             "batch_size": cfg.eval_batch_size, "seed": cfg.seed})
         n = min(spec.limit or len(test), len(test))
         t0 = progress.start(f"evaluate the {spec.label} on {n} questions", phase.done())
-        if not phase.done():
-            phase.begin()
         # A finished evaluation is read back by the harness without loading the model.
-        evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
-        phase.finish({"metrics": evals[spec.name]["metrics"]})
-        progress.timings[f"eval_{spec.name}"] = time.perf_counter() - t0
+        if phase.done():
+            evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
+        else:
+            phase.begin()
+            evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
+            phase.finish({"metrics": evals[spec.name]["metrics"], "elapsed_s": time.perf_counter() - t0})
+        phase_seconds[phase.name] = phase.info().get("elapsed_s")
         if spec.kind != "samples":
-            rows.append({**row_from_eval(spec, evals[spec.name]["metrics"]), **trained[spec.name].info()}
-                        if spec.name in trained else row_from_eval(spec, evals[spec.name]["metrics"]))
+            row = row_from_eval(spec, evals[spec.name]["metrics"])
+            if spec.name in trained:
+                row.update({k: v for k, v in trained[spec.name].info().items() if k != "elapsed_s"})
+            rows.append(row)
 
     # 4. router rows, the recommendation, the report ------------------------------------------------
     t0 = progress.start("hybrid-router rows, recommendation and report")
     rows += router_rows(cfg, test, evals)
     rec = recommend(rows, routers=[r["name"] for r in rows if r["kind"] == "router"])
     md, html_path = write_compare_report(cfg, out, rows, evals, rec, _notes(cfg, test, rows))
-    progress.timings["report"] = time.perf_counter() - t0
+    phase_seconds["report"] = time.perf_counter() - t0
     write_json(out / "results.json", {
         "config": to_dict(cfg), "rows": rows,
         "recommendation": {"verdict": rec.verdict, "best": rec.best, "cheapest": rec.cheapest, "lines": rec.lines,
                            "numbers": rec.numbers},
         "variants": {k: str(v) for k, v in variants.items()},
-        "timings_s": progress.timings, "wall_s": time.perf_counter() - t_start,
+        # Seconds each phase took when it ran (a resumed run reports the original runs' times), and this
+        # invocation's own wall time.
+        "phase_seconds": phase_seconds, "phases_total_s": sum(v for v in phase_seconds.values() if v is not None),
+        "resumed_phases": progress.skipped, "wall_s": time.perf_counter() - t_start,
     })
     if cfg.progress:
         echo("\n" + table_text(rows) + "\n\n" + rec.markdown() + f"\n\nreport: {html_path}\n"
              f"variants: thinktune chat {out / 'variants' / 'reasoning'}  |  "
              f"thinktune chat {out / 'variants' / 'non_reasoning'}")
-    return CompareResult(rows, rec, out, md, html_path, variants, progress.timings)
+    return CompareResult(rows, rec, out, md, html_path, variants, phase_seconds)
 
 
 def _notes(cfg: CompareConfig, test: list[Any], rows: list[dict[str, Any]]) -> list[str]:

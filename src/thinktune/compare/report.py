@@ -133,14 +133,19 @@ def tradeoff_plot(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for ax, key, xlabel in ((axes[0], "seconds_per_query", "seconds per query"),
                             (axes[1], "tokens_per_query", "output tokens per query")):
+        labels: dict[tuple[float, float], list[str]] = {}  # rows on the same spot share one label
         for r in rows:
             x, y = r.get(key), r.get("strict_accuracy")
             if x is None or y is None:
                 continue
-            colour = KIND_COLOURS.get(str(r.get("kind")), "#d62728")
-            ax.scatter([x], [100 * y], s=60, color=colour, zorder=3)
-            ax.annotate(str(r.get("label") or r["name"]), (x, 100 * y), textcoords="offset points",
-                        xytext=(6, 4), fontsize=8)
+            kind = str(r.get("kind"))
+            ax.scatter([x], [100 * y], s=70 if kind != "router" else 40, marker="D" if kind == "router" else "o",
+                       color=KIND_COLOURS.get(kind, "#d62728"), zorder=3 if kind != "router" else 4)
+            labels.setdefault((round(float(x), 3), round(100 * float(y), 1)), []).append(str(r.get("label") or r["name"]))
+        for i, ((x, y), names) in enumerate(sorted(labels.items())):
+            # Alternate above/below so labels of neighbouring points do not print over each other.
+            ax.annotate(" = ".join(names), (x, y), textcoords="offset points", xytext=(6, 5 if i % 2 == 0 else -12),
+                        fontsize=8)
         xs = [float(r[key]) for r in rows if r.get(key) is not None]
         ax.set_xlabel(xlabel)
         ax.set_ylabel("strict accuracy (%)")
@@ -150,7 +155,7 @@ def tradeoff_plot(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     axes[0].set_title("accuracy vs latency")
     axes[1].set_title("accuracy vs tokens")
     kinds = {"base": "base model", "variant": "fine-tuned variant", "router": "hybrid router"}
-    handles = [plt.Line2D([], [], marker="o", linestyle="", color=KIND_COLOURS[k], label=v)
+    handles = [plt.Line2D([], [], marker="D" if k == "router" else "o", linestyle="", color=KIND_COLOURS[k], label=v)
                for k, v in kinds.items() if any(r.get("kind") == k for r in rows)]
     if handles:
         axes[1].legend(handles=handles, loc="upper left", fontsize=8)

@@ -138,14 +138,23 @@ def tradeoff_plot(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
             x, y = r.get(key), r.get("strict_accuracy")
             if x is None or y is None:
                 continue
-            kind = str(r.get("kind"))
-            ax.scatter([x], [100 * y], s=70 if kind != "router" else 40, marker="D" if kind == "router" else "o",
-                       color=KIND_COLOURS.get(kind, "#d62728"), zorder=3 if kind != "router" else 4)
+            colour = KIND_COLOURS.get(str(r.get("kind")), "#d62728")
+            if r.get("kind") == "router":  # hollow, so a variant on the same spot stays visible
+                ax.scatter([x], [100 * y], s=110, marker="D", facecolors="none", edgecolors=colour, linewidths=1.8,
+                           zorder=4)
+            else:
+                ax.scatter([x], [100 * y], s=60, color=colour, zorder=3)
             labels.setdefault((round(float(x), 3), round(100 * float(y), 1)), []).append(str(r.get("label") or r["name"]))
-        for i, ((x, y), names) in enumerate(sorted(labels.items())):
-            # Alternate above/below so labels of neighbouring points do not print over each other.
-            ax.annotate(" = ".join(names), (x, y), textcoords="offset points", xytext=(6, 5 if i % 2 == 0 else -12),
-                        fontsize=8)
+        xmax = max((x for x, _ in labels), default=1.0) or 1.0
+        placed: list[tuple[float, float, int]] = []
+        for (x, y), names in sorted(labels.items(), key=lambda item: -item[0][1]):
+            # A label near an earlier one (within 20% of the x range, labels run right, and 8 points of
+            # accuracy) moves down a line.
+            offset = 5
+            while any(abs(x - px) < 0.2 * xmax and abs(y - py) < 8 and po == offset for px, py, po in placed):
+                offset -= 12
+            placed.append((x, y, offset))
+            ax.annotate(" = ".join(names), (x, y), textcoords="offset points", xytext=(7, offset), fontsize=8)
         xs = [float(r[key]) for r in rows if r.get(key) is not None]
         ax.set_xlabel(xlabel)
         ax.set_ylabel("strict accuracy (%)")
@@ -155,7 +164,8 @@ def tradeoff_plot(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     axes[0].set_title("accuracy vs latency")
     axes[1].set_title("accuracy vs tokens")
     kinds = {"base": "base model", "variant": "fine-tuned variant", "router": "hybrid router"}
-    handles = [plt.Line2D([], [], marker="D" if k == "router" else "o", linestyle="", color=KIND_COLOURS[k], label=v)
+    handles = [plt.Line2D([], [], marker="D" if k == "router" else "o", linestyle="", color=KIND_COLOURS[k], label=v,
+                          markerfacecolor="none" if k == "router" else KIND_COLOURS[k])
                for k, v in kinds.items() if any(r.get("kind") == k for r in rows)]
     if handles:
         axes[1].legend(handles=handles, loc="upper left", fontsize=8)

@@ -104,15 +104,25 @@ def test_hf_top_k_one_is_greedy(tiny):
 
 
 def test_hf_continuation_reuses_the_prefix_and_matches_plain(tiny):
+    import torch
+
     model, tok = tiny
     fast, plain = HFEngine(model, tok), HFEngine(model, tok, fast=False)
     first = fast.generate(CHATS[:1], SamplingParams(max_new_tokens=6))[0][0]
     cont = continue_prompt(CHATS[0], first.text)
     assert len(fast._prefixes) == 1
     a = fast.generate([cont], SamplingParams(max_new_tokens=6))[0][0]
+    prompt_tokens = len(tok.encode(fast.render(CHATS[0]), add_special_tokens=False))
+    # the prompt's tokens are reused (all but any the continuation's tokenisation merged across the boundary)
+    assert prompt_tokens - 2 <= fast.stats["reused_prefix_tokens"] <= prompt_tokens
+    assert fast.stats["prefill_tokens"] > 0
     b = plain.generate([cont], SamplingParams(max_new_tokens=6))[0][0]
     assert a.text.startswith(first.text) and a.text == b.text
     assert len(fast._prefixes) == 2
+    with torch.no_grad():
+        model.lm_head.weight.mul_(0.5)  # weights change in place: cached prefixes must be dropped
+    fast.generate(CHATS[:1], SamplingParams(max_new_tokens=1))
+    assert len(fast._prefixes) == 1
 
 
 def test_hf_engine_counts_tokens_and_renders_raw_text(tiny):

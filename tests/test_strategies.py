@@ -256,3 +256,24 @@ def test_make_scorer_errors():
         make_scorer("nope")
     with pytest.raises(TypeError):
         make_scorer(3)
+
+
+def test_reward_model_scorer_batches_like_single_calls_and_drives_best_of_n(tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from thinktune.inference.base import Completion
+    from thinktune.inference.scorers import RewardModelScorer
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, num_labels=1,
+                         pad_token_id=tokenizer.pad_token_id)
+    rm = RewardModelScorer(LlamaForSequenceClassification(config), tokenizer, batch_size=4)
+    texts = [tagged("1"), tagged("22", thinking="a much longer line of thinking here"), tagged("3")]
+    comps = [Completion(t, tokens=1) for t in texts]
+    together = rm("What is x?", comps)
+    alone = [rm("What is x?", [c])[0] for c in comps]
+    assert together == pytest.approx(alone, abs=1e-4) and len(set(together)) == 3
+    [out] = make_strategy("best_of_n", n=3, scorer=rm).run(ScriptedEngine(texts), [problem()])
+    assert out.chosen == together.index(max(together))

@@ -19,7 +19,8 @@ prompt, lengths from 30 to 256 tokens) plain `generate` spends its time in four 
 
 Rows of different prompts are right-aligned in one batch (left padding, masked), each prompt prefilled
 on its own so no compute is spent on padding. A small LRU of prefilled prompts lets the next call that
-extends a prompt (adaptive sampling rounds, budget forcing, step-level beam search) reuse its prefix.
+repeats or extends a prompt (adaptive sampling rounds, budget forcing, step-level beam search) reuse the
+keys and values of the longest common token prefix.
 
 Models with sliding-window or non-standard caches fall back to `model.generate` (same results, without
 the speed-ups); `fast=False` forces that path.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -70,6 +72,7 @@ class HFEngine:
         self.fast = fast and _supports_fast_path(model)
         self._prefixes: OrderedDict[tuple[int, ...], tuple[list, Any]] = OrderedDict()
         self._prefix_cache_size = prefix_cache
+        self._weights_version = -1
         eos = getattr(model.generation_config, "eos_token_id", None)
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
@@ -128,22 +131,33 @@ class HFEngine:
         """KV (per layer: keys, values of shape [1, kv_heads, len, head_dim]) and last-position logits."""
         import torch
 
+        version = sum(p._version for p in self.model.parameters())
+        if version != self._weights_version:  # weights changed (a training step): cached KV is stale
+            self._prefixes.clear()
+            self._weights_version = version
         key = tuple(ids)
         if key in self._prefixes:
             self._prefixes.move_to_end(key)
             return self._prefixes[key]
-        # Reuse the longest cached prompt that is a prefix of this one.
+        # Reuse the cached prompt sharing the longest common prefix with this one: keys and values of the
+        # first L tokens depend on those tokens only, so they can be cut at L. (Comparing token ids, not
+        # text: re-tokenising prompt + continuation may merge tokens across the old boundary.)
         base, base_len = None, 0
         for k in self._prefixes:
-            if base_len < len(k) < len(ids) and key[: len(k)] == k:
-                base, base_len = k, len(k)
+            common = len(os.path.commonprefix([k, key]))
+            if common > base_len:
+                base, base_len = k, min(common, len(ids) - 1)  # keep one token to compute logits from
         device = self.model.device
-        if base is None:
+        if base is None or base_len < 1:
+            base_len = 0
             cache = _empty_cache()
         else:
-            cache = _cache_from_kv([self._prefixes[base][0]], [0], capacity=len(ids))
+            kv = [(k[:, :, :base_len], v[:, :, :base_len]) for k, v in self._prefixes[base][0]]
+            cache = _cache_from_kv([kv], [0], capacity=len(ids))
         out = self.model(input_ids=torch.tensor([ids[base_len:]], device=device), past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
+        self.stats["prefill_tokens"] = self.stats.get("prefill_tokens", 0) + len(ids) - base_len
+        self.stats["reused_prefix_tokens"] = self.stats.get("reused_prefix_tokens", 0) + base_len
         kv = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
         result = (kv, out.logits[0, -1].float())
         if self._prefix_cache_size:

@@ -190,3 +190,14 @@ def test_results_keep_the_phase_times_of_the_run_that_did_the_work(run):
     assert set(seconds) >= {"data", "train_non_reasoning", "train_reasoning", "eval_reasoning", "report"}
     assert seconds["train_reasoning"] > 0
     assert saved["phases_total_s"] >= seconds["train_reasoning"]
+
+
+def test_html_page_holds_compare_sections_then_the_harness_view_and_ends_with_the_recommendation(run):
+    _, result, _ = run
+    page = result.report_html.read_text()
+    order = [page.index(f"<h2>{title}</h2>") for title in (
+        "The comparison", "Trade-off: accuracy against latency and tokens", "Strict accuracy by difficulty",
+        "Every evaluated run (the harness's view)", "Recommendation")]
+    assert order == sorted(order)
+    assert page.count('src="data:image/png;base64,') == 3  # trade-off, harness accuracy-vs-tokens, lengths
+    assert page.rstrip().endswith("</ul></body></html>")

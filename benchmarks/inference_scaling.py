@@ -1,6 +1,6 @@
 """Inference-time scaling on the embedded default model: what each strategy buys, and what it costs.
 
-    python benchmarks/inference_scaling.py                    # GSM8K test slice + arithmetic, --limit 6 each
+    python benchmarks/inference_scaling.py                    # GSM8K test slice + arithmetic tasks
     python benchmarks/inference_scaling.py --limit 20 --samples 16 --max-new-tokens 256
 
 For each task: greedy (reasoning prompt), zero-shot CoT, maj@8, maj@16, adaptive self-consistency (Beta rule,
@@ -15,8 +15,8 @@ stops), so this gives exactly what separate runs would give on these samples, at
 and makes adaptive vs maj@16 a paired comparison. Tokens per question count the samples each strategy used;
 the wall time of the shared pool is reported once.
 
-Writes benchmarks/results/inference_scaling.json and an HTML/Markdown report in
-benchmarks/results/inference_scaling_report/.
+Writes benchmarks/results/inference_scaling.json and an HTML/Markdown report per task in
+benchmarks/results/inference_scaling_report/<task>/.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def load_examples(task: str, limit: int, digits: int = 1):
 
     if task == "arithmetic":  # two operations: multi-step, yet not hopeless for a 135M model
         return load_task("arithmetic", n=limit, seed=0, ops=2, digits=digits)
+    if task == "arithmetic1":  # one operation on one-digit numbers: where samples agree and adaptive can stop
+        return load_task("arithmetic", n=limit, seed=0, ops=1, digits=1)
     return load_task(task, n=limit)
 
 
@@ -59,7 +61,8 @@ def pool_samples(result) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
-    ap.add_argument("--tasks", default="gsm8k,arithmetic")
+    ap.add_argument("--tasks", default="gsm8k,arithmetic,arithmetic1",
+                    help="gsm8k, arithmetic (2 operations), arithmetic1 (1 operation, 1 digit), or any task name")
     ap.add_argument("--limit", type=int, default=6, help="questions per task")
     ap.add_argument("--samples", type=int, default=16, help="samples per question in the shared pool")
     ap.add_argument("--max-new-tokens", type=int, default=192)
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(args.model, "hf", dtype=args.dtype)
     load_before = os.getloadavg()
     out: dict = {"tasks": {}}
-    runs = []
+    runs: dict[str, list] = {}
     common = {"max_new_tokens": args.max_new_tokens, "progress": False, "batch_size": args.batch_size}
     for task in args.tasks.split(","):
         examples = load_examples(task, args.limit, args.arith_digits)
@@ -101,8 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         samples = pool_samples(pool)
 
         def replayed(strategy: str, label: str, samples=samples, examples=examples, task=task, **options):
-            return evaluate(ReplayEngine(samples, engine.count_tokens), examples, strategy,
-                            label=f"{task}/{label}", **common, **options)
+            res = evaluate(ReplayEngine(samples, engine.count_tokens), examples, strategy,
+                           label=f"{task}/{label}", **common, **options)
+            # A replay takes no time: its timings would be meaningless (the pool's wall time is reported).
+            res.metrics.update({k: None for k in ("latency_p50", "latency_p95", "tokens_per_s", "wall_s",
+                                                  "s_per_question")})
+            return res
 
         k = min(8, args.samples)  # with --samples 8, maj@8 and maj@{samples} are the same run
         results = {
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, res in results.items():
             rows[name] = {k: res.metrics.get(k) for k in KEEP}
-            runs.append(res.to_run())
+            runs.setdefault(task, []).append(res.to_run())
         rows["pool"] = {k: v for k, v in pool.metrics.items() if k.startswith(("pass@", "maj@"))}
         full = results[f"maj@{args.samples}"].metrics
         adapt = results["adaptive"].metrics
@@ -128,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             "samples_used_per_question": used,
             "stopped_early": sum(u < args.samples for u in used),
         }
-        rows["wall_s"] = {"greedy+cot": round(t_greedy, 1), "sample_pool": round(t_pool, 1)}
+        rows["wall_s"] = {"greedy+cot": round(t_greedy, 1), "sample_pool": round(t_pool, 1),
+                          "sample_pool_tokens_per_s": pool.metrics.get("tokens_per_s")}
         out["tasks"][task] = rows
         print(f"\n== {task} ({len(examples)} questions; pool {t_pool:.0f}s, greedy+cot {t_greedy:.0f}s)")
         print(f"{'strategy':22} {'lenient':>8} {'strict':>7} {'format':>7} {'tokens/q':>9} {'samples/q':>9}")
@@ -151,11 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     report_dir = Path(args.out).with_name(Path(args.out).stem + "_report")
-    extra = {f"adaptive vs fixed maj@{args.samples}": "\n".join(
-        f"{t}: {json.dumps(r['adaptive_vs_fixed'])}" for t, r in out["tasks"].items()),
-        "method": out["method"], "machine": json.dumps(out["machine"])}
-    md, html = write_report(runs, report_dir, "Inference-time scaling on the default model", extra_sections=extra)
-    print(f"wrote {args.out}, {html}")
+    for task, task_runs in runs.items():
+        rows = out["tasks"][task]
+        extra = {f"adaptive vs fixed maj@{args.samples}": json.dumps(rows["adaptive_vs_fixed"], indent=1),
+                 "sample pool (pass@k: oracle ceiling)": json.dumps(rows["pool"]),
+                 "method": out["method"], "machine": json.dumps(out["machine"]), "note": args.note}
+        md, html = write_report(task_runs, report_dir / task, f"Inference-time scaling on the default model: {task}",
+                                extra_sections=extra)
+        print(f"wrote {html}")
+    print(f"wrote {args.out}")
     return 0
 
 

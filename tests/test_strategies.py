@@ -190,6 +190,16 @@ def test_dvts_runs_independent_subtrees():
     assert len(first_prompts) == 3  # every subtree expands its own root
 
 
+def test_beam_search_survives_blank_steps():
+    def script(prompt: str, k: int) -> str:
+        prefix = prompt.split("assistant: ", 1)[1]
+        return "\n\n" if not prefix else _step_script(prompt.replace("assistant: \n\n", "assistant: "), k)
+
+    for name in ("beam_search", "dvts"):
+        [out] = make_strategy(name, beam_width=2, expansions=2, scorer=_prm).run(ScriptedEngine(script), [problem()])
+        assert out.answer == "42" and out.completions[out.chosen or 0].text.startswith("\n\ngood")
+
+
 def test_beam_search_vote_selection():
     engine = ScriptedEngine(_step_script)
     [out] = make_strategy("beam_search", beam_width=2, expansions=2, scorer=_prm, select="vote").run(engine, [problem()])

@@ -318,9 +318,9 @@ class BeamSearch:
             for b, cs in zip(beams, outs, strict=True):
                 for c in cs:
                     spent += c.tokens
+                    # A blank step (the model opened with the delimiter) is kept: the next expansion goes on
+                    # from it, and identical children are merged below.
                     step = c.text[len(b.text):] if c.text.startswith(b.text) else c.text
-                    if not step.strip() and c.finish_reason != "eos":
-                        continue  # an empty step makes no progress
                     child = _Beam(b.text + step, b.tokens + c.tokens, b.logprob + (c.logprob or 0.0), tree=b.tree)
                     child.done = (c.finish_reason == "eos" or c.stop == ANSWER_CLOSE
                                   or child.tokens >= self.max_new_tokens)

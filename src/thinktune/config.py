@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
@@ -154,28 +155,49 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
         return dict(value)
     if tp is Any:
         return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML reads `1e-4` (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: '{key}' must be an integer, got {value!r}")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
+    if tp in _SCALARS:
+        return _coerce_scalar(tp, value, key, where)
     return value
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):  # YAML reads `1e-4` (no dot) as a string
+        return float(value)
+    raise ValueError(value)
+
+
+def _as_exact(tp: type) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+            return value
+        raise ValueError(value)
+
+    return convert
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(value)
+
+
+# scalar type -> (converter raising ValueError, what the error says the key must be)
+_SCALARS: dict[type, tuple[Callable[[Any], Any], str]] = {
+    bool: (_as_exact(bool), "true or false"),
+    int: (_as_exact(int), "an integer"),
+    float: (_as_float, "a number"),
+    str: (_as_str, "a string"),
+}
+
+
+def _coerce_scalar(tp: type, value: Any, key: str, where: str) -> Any:
+    convert, must_be = _SCALARS[tp]
+    try:
+        return convert(value)
+    except ValueError:
+        raise ConfigError(f"{where}: '{key}' must be {must_be}, got {value!r}") from None
 
 
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:

@@ -123,6 +123,21 @@ def test_evaluate_runs_the_hf_engine_on_a_loaded_model(tiny):
     assert all(len(r["completions"]) == 2 for r in result.records) and result.metrics["tokens_per_s"] > 0
 
 
+def test_cli_eval_writes_an_auditable_run_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["eval", "--model", "tiny", "--task", f"jsonl:{FIXTURE}", "--limit", "2", "--max-new-tokens", "3",
+            "--no-progress", "--strategy", "maj@2"]
+    assert cli_main(args) == 0
+    out = tmp_path / "runs" / "eval" / f"tiny__jsonl_{str(FIXTURE).strip('/').replace('/', '_')}__maj@2"
+    records = list(read_jsonl(out / "samples.jsonl"))
+    assert len(records) == 2 and all(len(r["completions"]) == 2 for r in records)
+    assert str(out.relative_to(tmp_path) / "samples.jsonl") in capsys.readouterr().out
+    assert cli_main(args + ["--max-new-tokens", "4"]) == 2  # same folder, other settings: refused, not mixed
+    assert "different settings" in capsys.readouterr().err
+    assert cli_main(args + ["--n", "3"]) == 2
+    assert "asks for 2 samples but n=3" in capsys.readouterr().err
+
+
 def test_cli_eval_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     code = cli_main(["eval", "--model", "tiny", "--task", f"jsonl:{FIXTURE}", "--limit", "2", "--max-new-tokens", "3",
@@ -132,7 +147,8 @@ def test_cli_eval_end_to_end(tmp_path, capsys):
     assert "lenient acc" in printed and "report.html" in printed
     assert len(list(read_jsonl(out / "samples.jsonl"))) == 2 and (out / "report.html").is_file()
 
-    assert cli_main(["eval", "--task", f"jsonl:{FIXTURE}", "--strategy", "nope", "--no-progress"]) == 2
+    assert cli_main(["eval", "--task", f"jsonl:{FIXTURE}", "--strategy", "nope", "--no-progress",
+                     "--out", str(tmp_path / "nope")]) == 2
     assert "unknown strategy" in capsys.readouterr().err
     assert cli_main(["eval", "--list-strategies"]) == 0
     assert "budget_forcing" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from thinktune.format import build_messages
 from thinktune.inference import Problem, make_strategy
 from thinktune.inference.engines.scripted import ScriptedEngine, tokenize
 from thinktune.inference.scorers import batched, make_scorer
-from thinktune.inference.strategies import COT_TRIGGER, STRATEGIES, strategy_options
+from thinktune.inference.strategies import COT_TRIGGER, STRATEGIES, parse_strategy_name, strategy_options
 from thinktune.inference.voting import read_answer, vote
 
 
@@ -259,6 +259,32 @@ def test_make_strategy_rejects_unknown_names_and_options():
         make_strategy("beam_search", beams=3)
     assert make_strategy("dvts").diverse is True and make_strategy("maj").n == 8
     assert all(strategy_options(name) is not None for name in STRATEGIES)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("maj@4", ("maj", 4)), ("best_of_n@16", ("best_of_n", 16)), ("adaptive@32", ("adaptive", 32)),
+    ("greedy", ("greedy", None)),
+])
+def test_name_at_n_shorthand(name, expected):
+    assert parse_strategy_name(name) == expected
+    if expected[1] is not None:
+        assert make_strategy(name).n == expected[1]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("maj@0", "positive integer"), ("maj@x", "positive integer"), ("maj@", "positive integer"),
+    ("greedy@4", "NAME@N works for"), ("nope@4", "NAME@N works for"),
+])
+def test_name_at_n_shorthand_errors(name, message):
+    with pytest.raises(ValueError, match=message):
+        make_strategy(name)
+
+
+def test_eval_resolves_the_shorthand_and_keeps_it_as_the_label():
+    from thinktune.evaluation.harness import resolve_strategy
+
+    strat, label = resolve_strategy("maj@4", n=1, max_new_tokens=32, options={})
+    assert (strat.n, strat.max_new_tokens, label) == (4, 32, "maj@4")
 
 
 def test_make_scorer_errors():

@@ -20,8 +20,8 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a model with an inference strategy (accuracy, tokens, latency)")
     p.add_argument("--model", default="default", help="model spec (default, tiny, folder, .gguf, Hub id, or a server URL)")
     p.add_argument("--task", help="arithmetic, countdown, gsm8k, rg:<name> or jsonl:<path>")
-    p.add_argument("--strategy", default="greedy", help="greedy, cot, self_consistency, adaptive, best_of_n, ... "
-                   "(--list-strategies shows all with their options)")
+    p.add_argument("--strategy", default="greedy", help="greedy, cot, self_consistency, adaptive, best_of_n, ...; NAME@N sets N samples "
+                   "(maj@8); --list-strategies shows all with their options")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
     p.add_argument("--split", default="test", help="task split (default: test)")
     p.add_argument("--n", type=int, default=1, help="samples per question for sampling strategies")
@@ -33,7 +33,8 @@ def register(sub) -> None:
                    help="transformers engine weights (bfloat16 is ~1.8x faster on CPUs with AMX)")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is much faster on a busy shared machine)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--out", help="output folder (samples.jsonl, metrics.json, report.md/html); resumes")
+    p.add_argument("--out", help="output folder (samples.jsonl, metrics.json, report.md/html); a rerun resumes "
+                   "(default: runs/eval/MODEL__TASK__STRATEGY)")
     p.add_argument("--label", help="the run's name in reports")
     p.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option, e.g. --set scorer=format --set rule=esc")
@@ -60,6 +61,18 @@ def parse_options(pairs: list[str], what: str) -> dict[str, Any]:
         except yaml.YAMLError:
             out[key.strip()] = value
     return out
+
+
+def default_out(model: str, task: str, strategy: str, direct: bool) -> str:
+    """`runs/eval/MODEL__TASK__STRATEGY[__direct]`, each part reduced to file-name-safe characters.
+
+    >>> default_out("runs/sft/final", "jsonl:data/my.jsonl", "maj@8", False)
+    'runs/eval/runs_sft_final__jsonl_data_my.jsonl__maj@8'
+    """
+    import re
+
+    parts = [model.rstrip("/"), task, strategy] + (["direct"] if direct else [])
+    return "runs/eval/" + "__".join(re.sub(r"[^A-Za-z0-9@._-]+", "_", p).strip("_") for p in parts)
 
 
 def main(args) -> int:
@@ -98,9 +111,10 @@ def main(args) -> int:
         examples = examples[: args.limit]
     if not examples:
         raise UserError(f"task {args.task!r} gave no questions")
+    out = args.out or default_out(args.model, args.task, args.strategy, args.direct)
     try:
         result = evaluate(model, examples, args.strategy, reasoning=not args.direct,
-                          max_new_tokens=args.max_new_tokens, n=args.n, out_dir=args.out, engine=args.engine,
+                          max_new_tokens=args.max_new_tokens, n=args.n, out_dir=out, engine=args.engine,
                           seed=args.seed, batch_size=args.batch_size, progress=not args.no_progress,
                           label=args.label or f"{args.model}/{args.strategy}", **options)
     except (ValueError, ImportError) as e:

@@ -36,7 +36,7 @@ from thinktune.data.schema import Example
 from thinktune.evaluation.metrics import compute_metrics
 from thinktune.format import build_messages, parse
 from thinktune.inference import Problem, make_engine, make_strategy
-from thinktune.inference.strategies import STRATEGIES
+from thinktune.inference.strategies import STRATEGIES, parse_strategy_name
 from thinktune.inference.voting import read_answer
 from thinktune.io import append_jsonl, read_jsonl, write_json
 
@@ -94,6 +94,12 @@ def resolve_strategy(strategy: Any, n: int, max_new_tokens: int, options: dict[s
     """A strategy object (and its name) from a name + options, applying `n` and `max_new_tokens`."""
     if not isinstance(strategy, str):
         return strategy, type(strategy).__name__
+    label = strategy
+    strategy, count = parse_strategy_name(strategy)
+    if count is not None:
+        if n > 1 and n != count:
+            raise ValueError(f"strategy {label!r} asks for {count} samples but n={n}; give one or the other")
+        n = count
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     cls, _ = STRATEGIES[strategy]
@@ -106,7 +112,7 @@ def resolve_strategy(strategy: Any, n: int, max_new_tokens: int, options: dict[s
         options.setdefault("n", n)
     if "max_new_tokens" in fields:
         options.setdefault("max_new_tokens", max_new_tokens)
-    return make_strategy(strategy, **options), strategy
+    return make_strategy(strategy, **options), label
 
 
 def evaluate(

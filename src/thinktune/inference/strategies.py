@@ -449,12 +449,34 @@ STRATEGIES: dict[str, tuple[type, dict[str, Any]]] = {
 }
 
 
+def parse_strategy_name(name: str) -> tuple[str, int | None]:
+    """Split the `NAME@N` shorthand (`maj@8`, `best_of_n@4`, `adaptive@16`) into the name and N samples.
+
+    >>> parse_strategy_name("maj@8"), parse_strategy_name("greedy")
+    (('maj', 8), ('greedy', None))
+    """
+    base, at, count = name.partition("@")
+    if not at:
+        return name, None
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"strategy {name!r}: the number after '@' must be a positive integer (e.g. maj@8)")
+    if base not in STRATEGIES or "n" not in {f.name for f in dataclasses.fields(STRATEGIES[base][0])}:
+        takes_n = [k for k, (cls, _) in STRATEGIES.items() if "n" in {f.name for f in dataclasses.fields(cls)}]
+        raise ValueError(f"strategy {name!r}: NAME@N works for {', '.join(takes_n)}")
+    return base, int(count)
+
+
 def make_strategy(name: str, **options: Any) -> Any:
     """Build a strategy by name; an unknown name or option is a ValueError naming the valid ones.
 
     >>> make_strategy("self_consistency", n=4).n
     4
+    >>> make_strategy("maj@8").n
+    8
     """
+    name, count = parse_strategy_name(name)
+    if count is not None:
+        options = {**options, "n": count}
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     cls, fixed = STRATEGIES[name]

@@ -1,0 +1,7 @@
+"""`python -m thinktune ...` runs the `thinktune` command."""
+
+import sys
+
+from thinktune.cli import main
+
+sys.exit(main())

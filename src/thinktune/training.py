@@ -55,7 +55,9 @@ def cpu_safe_args() -> dict[str, Any]:
         "use_cpu": not on_gpu,
         "bf16": bool(on_gpu and torch.cuda.is_bf16_supported()),
         "fp16": False,
-        "gradient_checkpointing": False,
+        # TRL turns checkpointing on by default; on a small CPU model it only costs time. (transformers 5
+        # renamed `gradient_checkpointing` to `activation_checkpointing`; the old name warns.)
+        "activation_checkpointing": False,
         "optim": "adamw_torch",
         "report_to": "none",
         "dataloader_num_workers": 0,

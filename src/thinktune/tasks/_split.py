@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
+
+from thinktune.data.schema import Example
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_SIZE = {"train": 1000, "validation": 200, "test": 200}
@@ -43,3 +46,26 @@ def size_for(split: str, n: int | None) -> int:
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     return n
+
+
+def draw_distinct(name: str, split: str, seed: int, n: int, make: Callable[[], Example | None],
+                  too_few: str) -> list[Example]:
+    """`n` distinct problems of `split` from `make()` (None: no problem this draw), ids `NAME-SPLIT-SEED-i`.
+
+    A ValueError ends a search that keeps drawing repeats or other splits' questions; `too_few` says what to
+    change, after "NAME: only K distinct SPLIT problems found".
+    """
+    seen: set[str] = set()
+    out: list[Example] = []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 200 * n + 1000:
+            raise ValueError(f"{name}: only {len(out)} distinct {split} problems found{too_few}")
+        ex = make()
+        if ex is None or ex.question in seen or split_of(ex.question) != split:
+            continue
+        seen.add(ex.question)
+        ex.meta.update(id=f"{name}-{split}-{seed}-{len(out)}", split=split)
+        out.append(ex)
+    return out

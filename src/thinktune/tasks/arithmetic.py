@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 
 from thinktune.data.schema import Example
-from thinktune.tasks._split import check_split, rng_for, size_for, split_of
+from thinktune.tasks._split import check_split, draw_distinct, rng_for, size_for
 
 ALLOWED_OPERATORS = "+-*"
 
@@ -80,23 +80,8 @@ def load(split: str = "test", n: int | None = None, seed: int = 0, *, ops: int =
         raise ValueError(f"arithmetic: operators must be a non-empty subset of {ALLOWED_OPERATORS!r}, got {operators!r}")
     n = size_for(split, n)
     rng = rng_for(f"arithmetic:{ops}:{digits}:{operators}", split, seed)
-    seen: set[str] = set()
-    out: list[Example] = []
-    attempts = 0
-    while len(out) < n:
-        attempts += 1
-        if attempts > 200 * n + 1000:
-            raise ValueError(
-                f"arithmetic: only {len(out)} distinct {split} problems found with ops={ops}, digits={digits}; "
-                "ask for fewer or raise the difficulty"
-            )
-        ex = make_problem(rng, ops, digits, operators)
-        if ex.question in seen or split_of(ex.question) != split:
-            continue
-        seen.add(ex.question)
-        ex.meta.update(id=f"arithmetic-{split}-{seed}-{len(out)}", split=split)
-        out.append(ex)
-    return out
+    return draw_distinct("arithmetic", split, seed, n, lambda: make_problem(rng, ops, digits, operators),
+                         f" with ops={ops}, digits={digits}; ask for fewer or raise the difficulty")
 
 
 def _interleave(numbers: list[int], symbols: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from collections import Counter
 from fractions import Fraction
 
 from thinktune.data.schema import Example
-from thinktune.tasks._split import check_split, rng_for, size_for, split_of
+from thinktune.tasks._split import check_split, draw_distinct, rng_for, size_for
 
 MAX_EQUATION_CHARS = 300  # six 3-digit numbers with parentheses fit in ~40
 MAX_NESTING = 32
@@ -194,17 +194,7 @@ def load(split: str = "test", n: int | None = None, seed: int = 0, *, numbers: i
         raise ValueError("countdown: need 0 <= min_number <= max_number and min_target <= max_target")
     n = size_for(split, n)
     rng = rng_for(f"countdown:{numbers}:{min_number}:{max_number}:{min_target}:{max_target}", split, seed)
-    seen: set[str] = set()
-    out: list[Example] = []
-    attempts = 0
-    while len(out) < n:
-        attempts += 1
-        if attempts > 200 * n + 1000:
-            raise ValueError(f"countdown: only {len(out)} distinct {split} problems found; widen the ranges")
-        ex = make_problem(rng, numbers, min_number, max_number, min_target, max_target)
-        if ex is None or ex.question in seen or split_of(ex.question) != split:
-            continue
-        seen.add(ex.question)
-        ex.meta.update(id=f"countdown-{split}-{seed}-{len(out)}", split=split)
-        out.append(ex)
-    return out
+    return draw_distinct(
+        "countdown", split, seed, n,
+        lambda: make_problem(rng, numbers, min_number, max_number, min_target, max_target), "; widen the ranges",
+    )

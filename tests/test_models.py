@@ -46,6 +46,17 @@ def test_bad_specs_are_clear_errors(spec, message):
         resolve_spec(spec)
 
 
+def test_a_run_folder_stands_for_its_final_model(tiny, tmp_path):
+    model, tok = tiny
+    model.save_pretrained(tmp_path / "run" / "final")
+    tok.save_pretrained(tmp_path / "run" / "final")
+    assert resolve_spec(str(tmp_path / "run")) == (str(tmp_path / "run" / "final"), {})
+    loaded, _ = load_model(str(tmp_path / "run"), device="cpu")
+    assert loaded.config.hidden_size == model.config.hidden_size
+    (tmp_path / "run" / "config.json").write_text(model.config.to_json_string())  # a model folder wins
+    assert resolve_spec(str(tmp_path / "run")) == (str(tmp_path / "run"), {})
+
+
 def test_folder_without_config_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.json"):
         resolve_spec(str(tmp_path))

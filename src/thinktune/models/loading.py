@@ -87,6 +87,10 @@ def ensure_default_model() -> Path:
     return _convert_gguf(default_gguf_path(), out)
 
 
+def _is_model_folder(path: Path) -> bool:
+    return (path / "config.json").is_file() or (path / "adapter_config.json").is_file()
+
+
 def resolve_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Turn a spec into `(path_or_id, from_pretrained kwargs)`; `tiny` is handled by `load_model`."""
     if spec in ("default", DEFAULT_MODEL_ID, f"HuggingFaceTB/{DEFAULT_MODEL_ID}") and not Path(spec).exists():
@@ -97,8 +101,11 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, Any]]:
             raise FileNotFoundError(f"{spec}: GGUF file not found")
         return str(path.parent), {"gguf_file": path.name}
     if path.is_dir():
-        if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-            raise FileNotFoundError(f"{spec}: folder has no config.json or adapter_config.json")
+        if not _is_model_folder(path) and _is_model_folder(path / "final"):
+            path = path / "final"  # a thinktune run folder stands for the model it saved last
+        elif not _is_model_folder(path):
+            raise FileNotFoundError(f"{spec}: folder has no config.json or adapter_config.json "
+                                    "(nor a final/ model of a thinktune run)")
         return str(path), {}
     if spec.startswith((".", "/", "~")) or os.sep in spec and spec.count("/") > 1:
         raise FileNotFoundError(f"{spec}: no such model folder")

@@ -34,11 +34,11 @@ KEEP = ("lenient_accuracy", "strict_accuracy", "format_rate", "output_tokens_mea
         "samples_per_question_mean", "n_questions")
 
 
-def load_examples(task: str, limit: int, digits: int = 1):
+def load_examples(task: str, limit: int, digits: int = 1, operators: str = "+-*"):
     from thinktune.tasks import load_task
 
     if task == "arithmetic":  # two operations: multi-step, yet not hopeless for a 135M model
-        return load_task("arithmetic", n=limit, seed=0, ops=2, digits=digits)
+        return load_task("arithmetic", n=limit, seed=0, ops=2, digits=digits, operators=operators)
     if task == "arithmetic1":  # one operation on one-digit numbers: where samples agree and adaptive can stop
         return load_task("arithmetic", n=limit, seed=0, ops=1, digits=1)
     return load_task(task, n=limit)
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--dtype", default="float32", help="weights dtype (bfloat16: ~1.8x faster on CPUs with AMX)")
     ap.add_argument("--arith-digits", type=int, default=1, help="digits per operand of the arithmetic task")
+    ap.add_argument("--arith-operators", default="+-*",
+                    help="operators of the arithmetic task ('+' matches the compare quickstart's data)")
     ap.add_argument("--note", default="")
     ap.add_argument("--out", default=str(RESULTS / "inference_scaling.json"))
     args = ap.parse_args(argv)
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list] = {}
     common = {"max_new_tokens": args.max_new_tokens, "progress": False, "batch_size": args.batch_size}
     for task in args.tasks.split(","):
-        examples = load_examples(task, args.limit, args.arith_digits)
+        examples = load_examples(task, args.limit, args.arith_digits, args.arith_operators)
         rows: dict = {}
         t0 = time.perf_counter()
         greedy = evaluate(engine, examples, "greedy", label=f"{task}/greedy", **common)

@@ -56,12 +56,10 @@ def _reward(completions: list, columns: dict, strict: bool, verifier: str | None
             prefilled: bool = False, fallback: bool = False) -> list[float | None]:
     out: list[float | None] = []
     for i, completion in enumerate(completions):
-        example = example_at(i, columns)
+        example = example_at(i, columns, verifier)
         if example is None:
             out.append(None)  # no gold for this row: "not applicable", TRL ignores it
             continue
-        if verifier:
-            example.verifier = verifier
         text = restore_think(completion_text(completion), prefilled)
         out.append(score_completion(text, example, strict, fallback))
     return out

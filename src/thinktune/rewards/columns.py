@@ -54,11 +54,13 @@ def restore_think(text: str, prefilled: bool) -> str:
     return THINK_OPEN + text if prefilled and THINK_OPEN not in text else text
 
 
-def example_at(i: int, columns: dict[str, Any]) -> Example | None:
+def example_at(i: int, columns: dict[str, Any], verifier: str | None = None) -> Example | None:
     """The `Example` completion `i` answers, rebuilt from the dataset columns; None without an answer.
 
     Uses `answer` (or `solution`, open-r1's name), `verifier` (default `math`), `meta` (a dict or its JSON
-    text) and the verifier columns `numbers`, `target`, `tests`, `rg_entry` when present.
+    text) and the verifier columns `numbers`, `target`, `tests`, `rg_entry` when present. A `verifier`
+    argument overrides the column (the `countdown` and `code` rewards fix theirs); the verifiers that read
+    their gold from the meta columns need no `answer`.
     """
     answer = _col(columns, "answer", i)
     if answer is None:
@@ -74,7 +76,7 @@ def example_at(i: int, columns: dict[str, Any]) -> Example | None:
         value = _col(columns, key, i)
         if value is not None:
             meta[key] = json.loads(value) if key == "rg_entry" and isinstance(value, str) else value
-    verifier = _col(columns, "verifier", i) or "math"
+    verifier = verifier or _col(columns, "verifier", i) or "math"
     if answer is None and verifier not in ("countdown", "code", "rg"):
         return None
     return Example(question=str(_col(columns, "question", i) or ""), answer=str(answer or ""),

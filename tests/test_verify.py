@@ -32,6 +32,13 @@ CASES = [
     ("  New   York ", "new york", "casefold", True),
     ("Ünïcödé", "ünïcödé", "casefold", True),
     ("四", "四", "math", True),
+    ("1, 2", "12", "math", False),  # a list is not the number 12
+    ("12", "1, 2", "numeric", False),
+    ("1 2", "12", "numeric", False),
+    ("1,234,567", "1234567", "numeric", True),
+    ("1,2", "12", "numeric", False),
+    ("$ 18", "18", "numeric", True),
+    ("50 %", "50", "numeric", True),
 ]
 
 

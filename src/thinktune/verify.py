@@ -26,19 +26,24 @@ Mode = Literal["math", "numeric", "exact", "casefold"]
 MODES: tuple[str, ...] = ("math", "numeric", "exact", "casefold")
 _MAX_LEN = 1_000  # longer "answers" are not answers; also bounds math-verify's parse time
 
-_NUM_CLEAN = re.compile(r"[,\s$%€£]")
+_NUM_SYMBOLS = re.compile(r"[$%€£]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # `1,024` but not `1,2` or `1,0245`
 _LATEX_WRAP = re.compile(r"^\\\(|\\\)$|^\$|\$$|^\\boxed\{(.*)\}$")
 
 
 def to_number(text: str | None) -> float | None:
     """Parse `text` as a number (`1,024`, `$3.50`, `-7`, `3/4`, `50%`); None when it is not one.
 
-    >>> to_number("1,024"), to_number("3/4"), to_number("x")
-    (1024.0, 0.75, None)
+    Only thousands separators are dropped: `1, 2` and `1 2` are lists, not the number 12.
+
+    >>> to_number("1,024"), to_number("3/4"), to_number("x"), to_number("1, 2")
+    (1024.0, 0.75, None, None)
     """
     if not isinstance(text, str) or len(text) > 64:
         return None
-    s = _NUM_CLEAN.sub("", text.strip()).rstrip(".")
+    s = _THOUSANDS.sub("", _NUM_SYMBOLS.sub("", text).strip()).rstrip(".")
+    if re.search(r"[\s,]", s):
+        return None
     m = re.fullmatch(r"\\boxed\{(.*)\}", s)
     if m:
         s = m.group(1)

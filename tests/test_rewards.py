@@ -184,6 +184,12 @@ def test_countdown_reward_reads_the_answer_block():
     assert got == [1.0, 0.0, 0.0]
 
 
+def test_countdown_reward_needs_no_answer_column():
+    # the fixed verifier reads its gold from numbers + target; without an `answer` column it must still score
+    texts = ["<answer>(25 - 5) * 4</answer>", "<answer>25 * 4</answer>"]
+    assert countdown(None, texts, numbers=[NUMS] * 2, target=[TARGET] * 2) == [1.0, 0.0]
+
+
 def test_countdown_checker_survives_deep_nesting_from_a_thread():
     # a recursion guard that only worked in the main thread (smaller stacks) would fail here
     box = {}
@@ -233,6 +239,7 @@ def test_code_reward_reads_the_answer_and_runs_the_tests():
     half = "<think>x</think><answer>def add(a, b):\n    return a * b + (b == 0) * a</answer>"
     none = "<think>x</think><answer></answer>"
     assert code(None, [good, half, none], tests=[tests] * 3, answer=["", "", ""]) == [1.0, 0.5, 0.0]
+    assert code(None, [good, none], tests=[tests] * 2) == [1.0, 0.0]  # no `answer` column needed
 
 
 # ------------------------------------------------------------------------------------------ registry
@@ -255,6 +262,20 @@ def test_registry_user_function_and_factory(monkeypatch):
     assert reward_kind("smoke_rewards:distinct_chars") == "correctness"
     g = get_reward("thinktune.rewards.length:overlong", {"max_length": 10, "cache": 2})
     assert g.__name__ == "overlong" and g(None, ["x"], completion_ids=[[1] * 10]) == [-1.0]
+
+
+def test_registry_tells_plain_rewards_from_factories_by_signature(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    sys.modules.pop("smoke_rewards", None)
+    # a plain reward with options: the options are bound, the function is not called as a factory
+    f = get_reward("smoke_rewards:length_at_most", {"limit": 1})
+    assert f.__name__ == "length_at_most" and f(None, ["a", "ab"]) == [1.0, 0.0]
+    # a factory without options is still called (it was once returned uncalled)
+    g = get_reward("smoke_rewards:make_constant")
+    assert g.__name__ == "make_constant" and g(None, ["a", "b"]) == [0.5, 0.5]
+    assert get_reward("smoke_rewards:make_constant", {"value": 2.0})(None, ["a"]) == [2.0]
+    with pytest.raises(ValueError, match="unknown option"):
+        get_reward("smoke_rewards:make_constant", {"valu": 2.0})
 
 
 @pytest.mark.parametrize("name,options,message", [

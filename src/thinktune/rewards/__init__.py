@@ -3,8 +3,9 @@
     from thinktune.rewards import get_reward
     rewards = [get_reward("accuracy"), get_reward("format_strict"), get_reward("overlong", {"max_length": 256})]
 
-By name (see `REWARDS`), or `package.module:function` for your own: a plain reward function, or — when
-`options` are given — a factory called with them that returns one. `None` in a reward list means "not
+By name (see `REWARDS`), or `package.module:function` for your own: a plain reward function (its first two
+parameters are `prompts, completions`; `options` become fixed keyword arguments), or a factory (any other
+signature) called with the `options` that returns one. `None` in a reward list means "not
 applicable to this row" (TRL ignores it). Completions may be strings or conversational message lists.
 
 Each built-in has a kind — `correctness`, `format` or `length` — which the reward-hacking alarms use to
@@ -65,7 +66,8 @@ def get_reward(name: str, options: dict[str, Any] | None = None, defaults: dict[
         info = REWARDS[name]
         func, is_factory = info.func, info.factory
     elif ":" in name:
-        func, is_factory = _import(name), bool(options)
+        func = _import(name)
+        is_factory = not _is_plain_reward(func)
     else:
         raise ValueError(f"unknown reward {name!r}; built-in: {', '.join(REWARDS)}, or module:function")
     params = inspect.signature(func).parameters
@@ -73,8 +75,8 @@ def get_reward(name: str, options: dict[str, Any] | None = None, defaults: dict[
     for key, value in (defaults or {}).items():
         if key in params and key not in options:
             options[key] = value
-    # users' own rewards may take **kwargs options; the built-ins name theirs, so a typo is caught
-    lenient = takes_any and not is_factory and name not in REWARDS
+    # users' own rewards and factories may take **kwargs options; the built-ins name theirs, so a typo is caught
+    lenient = takes_any and name not in REWARDS
     unknown = [k for k in options if k not in params and not lenient]
     if unknown:
         raise ValueError(f"reward {name!r}: unknown option(s) {', '.join(unknown)}")
@@ -96,6 +98,16 @@ def get_reward(name: str, options: dict[str, Any] | None = None, defaults: dict[
 def reward_kind(name: str) -> str:
     """`correctness`, `format` or `length` for a built-in; users' own rewards count as `correctness`."""
     return REWARDS[name].kind if name in REWARDS else "correctness"
+
+
+def _is_plain_reward(func: Callable) -> bool:
+    """True for a reward function (`prompts, completions, ...`), False for a factory that makes one."""
+    try:
+        names = [p.name for p in inspect.signature(func).parameters.values()
+                 if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return True
+    return names[:2] == ["prompts", "completions"]
 
 
 def _display_name(name: str) -> str:

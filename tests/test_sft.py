@@ -109,6 +109,12 @@ def test_train_reload_resume(tmp_path, job, lora):
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
 
+    # Resuming under settings the checkpoint's weights depend on is refused, naming each difference.
+    other = "non_reasoning" if job == "reasoning" else "reasoning"
+    with pytest.raises(ConfigError, match=r"checkpoint-3 .*job: .*limit: 8 there, 6 now"):
+        run(config(tmp_path, job=other, lora=lora, max_steps=4, limit=6))
+    assert last_checkpoint(out).name == "checkpoint-3"  # nothing trained
+
 
 def test_reasoning_tokens_lora_merge_and_export(tmp_path):
     """Single-token tags with LoRA: the grown embeddings are saved, reload, and merge to the same model."""

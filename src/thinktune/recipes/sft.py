@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from thinktune.config import ConfigError, save_config
+from thinktune.config import ConfigError, save_config, to_dict
 from thinktune.io import append_jsonl
 from thinktune.training import LoraSettings
 
@@ -112,6 +112,8 @@ def run(cfg: SFTJobConfig) -> Path:
 
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.resume:
+        check_resumable(cfg, last_checkpoint(out))
     save_config(cfg, out / "config.yaml")
 
     snap = load_split(cfg)
@@ -262,6 +264,28 @@ def last_checkpoint(run_dir: str | Path) -> Path | None:
     done = [p for p in run_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
     done = [p for p in done if p.name.split("-", 1)[1].isdigit()]
     return max(done, key=_checkpoint_step) if done else None
+
+
+# Settings a checkpoint's weights and optimizer state depend on: resuming under other values would silently
+# mix two runs. (Step counts, learning rate and logging may change: a longer run resumes a shorter one.)
+RESUME_KEYS = ("job", "model", "data", "limit", "val_fraction", "seed", "lora", "add_reasoning_tokens",
+               "max_length")
+
+
+def check_resumable(cfg: SFTJobConfig, checkpoint: Path | None) -> None:
+    """Raise `ConfigError` naming every `RESUME_KEYS` setting that differs from `checkpoint`'s config.yaml."""
+    if checkpoint is None or not (checkpoint / "config.yaml").is_file():
+        return
+    import yaml
+
+    saved = yaml.safe_load((checkpoint / "config.yaml").read_text(encoding="utf-8")) or {}
+    now = to_dict(cfg)
+    diff = [f"{k}: {saved.get(k)!r} there, {now[k]!r} now" for k in RESUME_KEYS if k in saved and saved[k] != now[k]]
+    if diff:
+        raise ConfigError(
+            f"output_dir {cfg.output_dir}: {checkpoint.name} was trained with other settings ({'; '.join(diff)}); "
+            "use a new output_dir, or --set resume=false to train from scratch there"
+        )
 
 
 def _checkpoint_step(path: Path) -> int:

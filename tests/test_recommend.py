@@ -58,6 +58,14 @@ def test_gain_inside_the_noise_recommends_the_cheaper_variant():
     assert 0.05 < ci  # the premise of the test
     assert rec.verdict == "non_reasoning"
     assert "not distinguishable from noise" in rec.markdown()
+    assert "take the cheaper non_reasoning" in rec.markdown()
+
+
+def test_gain_inside_the_noise_takes_reasoning_when_it_spends_fewer_tokens():
+    # a reasoning variant that is terser than the direct one is the cheaper pick, whatever its name
+    rec = recommend(rows(r_acc=0.30, d_acc=0.25, r_tok=10.0, d_tok=20.0, n=20))
+    assert rec.verdict == "reasoning"
+    assert "take the cheaper reasoning" in rec.markdown()
 
 
 def test_direct_more_accurate_recommends_non_reasoning():

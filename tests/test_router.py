@@ -127,6 +127,9 @@ def test_simulate_router_takes_the_routed_records():
     assert row["routed_to_reasoning"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         simulate_router(direct, reasoning[:2], [True, True, True])
+    # partial scores (a code task's fraction of tests passed) are averaged, not rounded up to 1
+    half = [rec(0.5, 10, 0.1), rec(0.0, 10, 0.1)]
+    assert simulate_router(half, half, [False, False])["strict_accuracy"] == pytest.approx(0.25)
 
 
 def test_engine_model_asks_in_the_job_format_and_samples_only_for_n_above_one():

@@ -252,8 +252,10 @@ def _verdict(t: Tradeoff, r: Measured, d: Measured, routers: list[Measured]) -> 
         cheaper = " and spends fewer tokens" if d.tokens_per_query <= r.tokens_per_query else ""
         return "non_reasoning", f"{d.name} is more accurate than {r.name}{cheaper}."
     if not t.significant:
-        return "non_reasoning", (f"{r.name}'s gain ({pts(t.gain)}) is within the noise of {r.n} questions; take "
-                                 f"the cheaper {d.name} and measure on more questions.")
+        fewer = min((d, r), key=lambda m: m.tokens_per_query)
+        verdict = "reasoning" if fewer is r else "non_reasoning"
+        return verdict, (f"{r.name}'s gain ({pts(t.gain)}) is within the noise of {r.n} questions; take "
+                         f"the cheaper {fewer.name} and measure on more questions.")
     for router in sorted(routers, key=lambda m: m.tokens_per_query):
         keeps = r.accuracy - router.accuracy <= gain_ci95(r, router) and router.accuracy > d.accuracy
         if keeps and router.tokens_per_query < r.tokens_per_query:

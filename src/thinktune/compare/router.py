@@ -358,8 +358,8 @@ def simulate_router(
     tokens, seconds, latency = [], [], []
     for i in range(n):
         rec = reasoning[i] if hard[i] else (easy[i] if easy is not None and easy[i] is not None else direct[i])
-        strict += float(bool(rec["correct_strict"]))
-        lenient += float(bool(rec["correct_lenient"]))
+        strict += float(rec["correct_strict"] or 0.0)  # a partial score (0.5 of the tests) stays 0.5
+        lenient += float(rec["correct_lenient"] or 0.0)
         tokens.append(float(rec["output_tokens"]) + overhead_tokens[i])
         seconds.append(float(rec.get("wall_share_s", rec["latency_s"])) + overhead_seconds[i])
         latency.append(float(rec["latency_s"]) + overhead_latency[i])

@@ -60,6 +60,22 @@ def test_overrides_apply_with_types_and_dotted_sections(tmp_path):
         load_config(Job, None, ["max_steps"])
 
 
+@pytest.mark.parametrize("overrides,message", [
+    # an overridden key's error points at the override, not at the YAML line it replaced
+    (["max_steps=ten"], r"^--set max_steps=ten: 'max_steps' must be an integer, got 'ten'"),
+    (["lora.r=abc"], r"^--set lora.r=abc: 'lora.r' must be an integer, got 'abc'"),
+    (["lora.rank=4"], r"^--set lora.rank=4: unknown key 'lora.rank'"),
+])
+def test_override_errors_name_the_override(tmp_path, overrides, message):
+    p = write(tmp_path, "max_steps: 3\nlora:\n  r: 8\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(Job, p, overrides)
+    # keys the overrides did not touch still name the file and line
+    bad = write(tmp_path, "max_steps: 3\njob: thinking\n")
+    with pytest.raises(ConfigError, match=r"job.yaml:2: 'job' must be one of"):
+        load_config(Job, bad, ["max_steps=4"])
+
+
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Job, tmp_path / "nope.yaml")

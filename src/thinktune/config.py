@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -92,7 +93,7 @@ def from_dict(cls: type[T], data: dict, source: str = "<config>", prefix: str = 
     lines = getattr(data, "lines", {})
     kwargs = {}
     for key, value in data.items():
-        where = f"{source}:{lines[key]}" if key in lines else source
+        where = _where(source, lines, key)
         if key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid keys: {', '.join(fields)}"
@@ -108,6 +109,17 @@ def from_dict(cls: type[T], data: dict, source: str = "<config>", prefix: str = 
         return cls(**kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+_WITH_SET = " (with --set)"
+
+
+def _where(source: str, lines: dict, key: str) -> str:
+    """`file:line` for a key read from YAML, `--set key=value` for one an override set, else `source`."""
+    at = lines.get(key)
+    if isinstance(at, str):
+        return at
+    return f"{source.removesuffix(_WITH_SET)}:{at}" if at else source
 
 
 def _onto_default(f: dataclasses.Field, value: Any) -> Any:
@@ -138,7 +150,7 @@ def _coerce(tp: Any, value: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
-        return from_dict(tp, value, where.split(":")[0] if ":" in where else where, prefix=key + ".")
+        return from_dict(tp, value, re.sub(r":\d+$", "", where), prefix=key + ".")
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{where}: '{key}' must be one of {', '.join(map(repr, args))}, got {value!r}")
@@ -213,10 +225,12 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            node = node.setdefault(part, _LinedDict({}, {}))
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: '{part}' is not a section")
         node[parts[-1]] = value
+        if isinstance(node, _LinedDict):  # errors about this key now point at the override, not the YAML line
+            node.lines[parts[-1]] = f"--set {item}"
     return data
 
 
@@ -226,7 +240,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     source = str(path) if path else "<defaults>"
     if overrides:
         apply_overrides(data, overrides)
-        source = f"{source} (with --set)" if path else "--set"
+        source = f"{source}{_WITH_SET}" if path else "--set"
     return from_dict(cls, data, source)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from thinktune.cli import main as cli_main
 from thinktune.data.schema import Example
 from thinktune.evaluation import evaluate
+from thinktune.evaluation.harness import example_id
 from thinktune.inference.engines.scripted import ScriptedEngine
 from thinktune.io import read_jsonl
 from thinktune.tasks import load_task
@@ -102,6 +104,15 @@ def test_interrupted_run_resumes_without_redoing_questions(tmp_path):
     keep = ("strict_accuracy", "lenient_accuracy", "format_rate", "output_tokens_mean", "n_questions")
     assert {k: resumed.metrics[k] for k in keep} == {k: clean.metrics[k] for k in keep}
     assert len(list(read_jsonl(tmp_path / "samples.jsonl"))) == 5
+
+
+def test_resume_refuses_saved_answers_to_a_changed_example(tmp_path):
+    # the same ids with another gold (say, other task options) must not reuse the saved verdicts
+    evaluate(ScriptedEngine(oracle_ish), examples(), "greedy", batch_size=2, out_dir=tmp_path, progress=False)
+    changed = [dataclasses.replace(ex, answer=ex.answer + "0") for ex in examples()]
+    assert [example_id(a) for a in changed] == [example_id(b) for b in examples()]  # the premise
+    with pytest.raises(ValueError, match="different example"):
+        evaluate(ScriptedEngine(oracle_ish), changed, "greedy", batch_size=2, out_dir=tmp_path, progress=False)
 
     with pytest.raises(ValueError, match="different settings.*strategy"):
         evaluate(ScriptedEngine(oracle_ish), examples(), "cot", out_dir=tmp_path, progress=False)

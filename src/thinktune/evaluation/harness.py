@@ -72,6 +72,13 @@ def example_id(ex: Example) -> str:
     return "q-" + hashlib.sha1(ex.question.encode()).hexdigest()[:12]
 
 
+def example_digest(ex: Example) -> str:
+    """A hash of what decides a question's verdict (question, gold, verifier, meta): a resumed run reuses a
+    saved answer only for the very same example, not for another one that happens to share its id."""
+    key = json.dumps([ex.question, ex.answer, ex.verifier, ex.meta], sort_keys=True, default=str)
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
 def _checker(ex: Example) -> Callable[[str | None], float]:
     try:
         from thinktune.tasks import check_answer
@@ -171,6 +178,7 @@ def evaluate(
         if samples_path.is_file():
             wanted = set(ids)
             done = {r["id"]: r for r in read_jsonl(samples_path) if r.get("id") in wanted}
+            _check_same_examples(samples_path, done, dict(zip(ids, examples, strict=True)))
     todo = [(i, ex) for i, ex in zip(ids, examples, strict=True) if i not in done]
 
     eng = make_engine(model, engine) if todo else None
@@ -223,7 +231,8 @@ def _record(qid: str, ex: Example, prob: Problem, out: Any, eng: Any, wall: floa
         answer.append(max(0, c.tokens - t))
     n_comp = max(1, len(out.completions))
     return {
-        "id": qid, "question": ex.question, "gold": ex.answer, "mode": prob.mode, "strategy": strategy,
+        "id": qid, "example_digest": example_digest(ex), "question": ex.question, "gold": ex.answer,
+        "mode": prob.mode, "strategy": strategy,
         "prompt": prob.messages,
         "completions": [c.text for c in out.completions],
         "completion_tokens": [c.tokens for c in out.completions],
@@ -258,6 +267,17 @@ def _fixed_samples(strategy: Any) -> bool:
     from thinktune.inference.strategies import BestOfN, Sample, SelfConsistency, WeightedMajority
 
     return isinstance(strategy, (Sample, SelfConsistency, BestOfN, WeightedMajority))
+
+
+def _check_same_examples(path: Path, done: dict[str, dict], examples: dict[str, Example]) -> None:
+    """Refuse to resume when a saved answer's id now names a different example (other gold, task options…)."""
+    for qid, rec in done.items():
+        ex = examples[qid]
+        saved = rec.get("example_digest")
+        same = saved == example_digest(ex) if saved else (rec.get("question"), rec.get("gold")) == (ex.question, ex.answer)
+        if not same:
+            raise ValueError(f"{path}: the saved answer for id {qid!r} was to a different example (question, gold, "
+                             "verifier or task options changed); choose another output folder")
 
 
 def _check_run_config(path: Path, config: dict[str, Any]) -> None:

@@ -157,7 +157,7 @@ def _plot(table: list[dict], reward_keys: list[str], path: Path, title: str) -> 
     ax.set_ylabel("rate / mean reward")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)  # below: never over a point
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,7 +12,7 @@ import pytest
 
 from thinktune.format import build_messages
 from thinktune.inference import SamplingParams, continue_prompt, make_engine
-from thinktune.inference.base import cut_at_stop
+from thinktune.inference.base import Completion, cut_at_stop
 from thinktune.inference.engines.hf import HFEngine
 from thinktune.inference.engines.openai_http import OpenAIEngine
 from thinktune.inference.engines.scripted import ScriptedEngine
@@ -176,8 +176,13 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             choices = [{"index": i, "finish_reason": "stop",
                         "message": {"role": "assistant", "reasoning_content": f"step {i}",
                                     "content": f"<answer>{i + 4}"}} for i in range(n)]
+            if body.get("logprobs"):
+                for c in choices:
+                    c["logprobs"] = {"content": [{"token": "x", "logprob": -0.25}] * 4}
         else:
             choices = [{"index": 0, "text": " continued", "finish_reason": "length"}]  # ignores n
+            if body.get("logprobs") is not None:
+                choices[0]["logprobs"] = {"tokens": ["a", "b"], "token_logprobs": [-1.0, -0.5]}
         return self._send({"choices": choices, "usage": {"completion_tokens": 10 * len(choices)}})
 
 
@@ -217,6 +222,41 @@ def test_http_engine_continuations_raw_prompts_and_servers_ignoring_n(fake_serve
     assert len(completions_calls) == 3 and completions_calls[0]["prompt"] == "raw"
 
 
+def test_http_engine_seeds_each_sample_and_reads_logprobs(fake_server):
+    # one request per sample (send_n=False) or top-ups after a server that ignores n: every sample its own seed
+    for send_n in (False, True):
+        _FakeOpenAI.requests = []
+        comps = OpenAIEngine(fake_server, "m", send_n=send_n).generate(["raw"], SamplingParams(n=3, seed=5))[0]
+        seeds = sorted(r["seed"] for r in _FakeOpenAI.requests)
+        assert seeds == [5, 5 + 7919, 5 + 2 * 7919]
+        assert [c.logprob for c in comps] == [-1.5] * 3  # the legacy completions form
+    [[chat]] = OpenAIEngine(fake_server, "m").generate([build_messages("q")], SamplingParams())
+    assert chat.logprob == pytest.approx(-1.0) and _FakeOpenAI.requests[-1]["logprobs"] is True
+    OpenAIEngine(fake_server, "m", logprobs=False).generate([build_messages("q")], SamplingParams())
+    assert "logprobs" not in _FakeOpenAI.requests[-1]
+
+
+def test_http_engine_cuts_stops_in_the_new_text_only(fake_server):
+    # a continuation whose prefix already holds the stop string (beam search's earlier steps) stays whole
+    prefix = "step one\n\nstep two\n\n"
+    [[c]] = OpenAIEngine(fake_server, "m").generate([continue_prompt(build_messages("q"), prefix)],
+                                                     SamplingParams(stop=("\n\n",)))
+    assert c.text.startswith(prefix) and c.text.endswith("<answer>4")
+
+
+@pytest.mark.parametrize("total,texts,skip,expected", [
+    (10, ["aaa", "aaa", "aaa"], 0, [4, 3, 3]),           # largest remainder: the shares add up to the total
+    (31, ["P" * 40 + "a", "P" * 40 + "a" * 30], 40, [1, 30]),  # by the new text, not the continued prefix
+    (7, ["abc"], 0, [7]),
+])
+def test_http_usage_is_shared_exactly_by_new_text(total, texts, skip, expected):
+    from thinktune.inference.engines.openai_http import _share_usage
+
+    comps = [Completion(t, tokens=0) for t in texts]
+    _share_usage(comps, total, len, skip)
+    assert [c.tokens for c in comps] == expected and sum(expected) == total
+
+
 def test_http_engine_errors_are_one_line(fake_server):
     with pytest.raises(RuntimeError, match="HTTP 500"):
         OpenAIEngine(fake_server, "broken").generate(["x"], SamplingParams())
@@ -245,7 +285,6 @@ def test_make_engine_rejects_unknown_engines():
 
 
 def test_replay_engine_serves_recorded_samples_in_order():
-    from thinktune.inference.base import Completion
     from thinktune.inference.engines.scripted import ReplayEngine
 
     recorded = [Completion(f"<answer>{i}</answer>", tokens=i + 1, logprob=-1.0) for i in range(4)]

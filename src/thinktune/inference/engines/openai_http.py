@@ -12,7 +12,7 @@ API) return it in `reasoning_content` (or `reasoning`); it is folded back into t
 `stop_reason` when given, else when the text has an unclosed `<answer>` and `</answer>` was a stop).
 
 Token counts come from `usage.completion_tokens` (split across the choices of one request in proportion
-to their length when `n > 1`); `count_tokens` uses a tokenizer when one is given, else ~4 characters per
+to the length of their new text when `n > 1`, summing to the total exactly); `count_tokens` uses a tokenizer when one is given, else ~4 characters per
 token. Requests run concurrently (`concurrency` at a time) so the server can batch them. The standard
 library's `urllib` does the HTTP, so this engine needs no extra package.
 """
@@ -42,15 +42,17 @@ class OpenAIEngine:
         timeout: seconds per request.
         tokenizer: optional tokenizer for exact `count_tokens`.
         send_n: ask for `n` choices in one request (False: one request per sample, for servers that ignore `n`).
+        logprobs: ask for the sampled tokens' log-probabilities (the `logprob` scorer of best-of-N, weighted
+            majority and beam search needs them); False for servers that reject the field.
     """
 
     name = "openai"
 
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str = "EMPTY", concurrency: int = 8,
-                 timeout: float = 600.0, tokenizer: Any = None, send_n: bool = True) -> None:
+                 timeout: float = 600.0, tokenizer: Any = None, send_n: bool = True, logprobs: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key, self.concurrency, self.timeout = api_key, concurrency, timeout
-        self.tokenizer, self.send_n = tokenizer, send_n
+        self.tokenizer, self.send_n, self.logprobs = tokenizer, send_n, logprobs
         self.model = model or self._first_model()
 
     # ------------------------------------------------------------------------------------ interface
@@ -63,21 +65,21 @@ class OpenAIEngine:
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         t0 = time.perf_counter()
-        jobs: list[tuple[int, int]] = []  # (prompt index, samples asked)
+        jobs: list[tuple[int, int, int]] = []  # (prompt index, samples asked, index of the first sample)
         for i in range(len(prompts)):
             if self.send_n:
-                jobs.append((i, params.n))
+                jobs.append((i, params.n, 0))
             else:
-                jobs.extend((i, 1) for _ in range(params.n))
+                jobs.extend((i, 1, j) for j in range(params.n))
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             results = list(pool.map(lambda job: self._request(prompts[job[0]], params, job[1], t0, job), jobs))
         out: list[list[Completion]] = [[] for _ in prompts]
-        for (i, _), comps in zip(jobs, results, strict=True):
+        for (i, _, _), comps in zip(jobs, results, strict=True):
             out[i].extend(comps)
         # Servers that ignore `n` return fewer choices: top up one request at a time.
         for i, comps in enumerate(out):
             while len(comps) < params.n:
-                more = self._request(prompts[i], params, 1, t0, (i, len(comps)))
+                more = self._request(prompts[i], params, 1, t0, (i, 1, len(comps)))
                 if not more:
                     raise RuntimeError(f"{self.base_url}: the server returned no choices")
                 comps.extend(more)
@@ -93,14 +95,18 @@ class OpenAIEngine:
         }
         if params.stop:
             body["stop"] = list(params.stop)
-        if params.seed is not None:
-            body["seed"] = params.seed + 7919 * job[1] if not self.send_n else params.seed
+        if params.seed is not None:  # each sample its own seed: a seeded server would repeat one otherwise
+            body["seed"] = params.seed + 7919 * job[2]
         if params.top_k:
             body["top_k"] = params.top_k
         if isinstance(head, str):
             body["prompt"] = head + prefix
+            if self.logprobs:
+                body["logprobs"] = 1  # the legacy API's form: the sampled tokens' logprobs (+ the top 1)
             data = self._post("/completions", body)
         else:
+            if self.logprobs:
+                body["logprobs"] = True
             messages = list(head)
             if prefix:
                 messages.append({"role": "assistant", "content": prefix})
@@ -111,7 +117,7 @@ class OpenAIEngine:
         choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
         usage = (data.get("usage") or {}).get("completion_tokens")
         comps = [self._completion(c, params, prefix, elapsed) for c in choices]
-        _share_usage(comps, usage, self.count_tokens)
+        _share_usage(comps, usage, self.count_tokens, len(prefix))
         return comps
 
     def _completion(self, choice: dict, params: SamplingParams, prefix: str, elapsed: float) -> Completion:
@@ -127,13 +133,16 @@ class OpenAIEngine:
         text = content
         if reasoning:
             text = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}\n{content.lstrip()}"
-        text, cut = cut_at_stop(prefix + text, params.stop)
+        text, cut = cut_at_stop(text, params.stop)  # the new text only: the prefix may hold a stop string
+        text = prefix + text
         stop = stop or cut
         reason = "stop" if stop else ("length" if finish == "length" else "eos")
         logprob = None
         lp = choice.get("logprobs")
-        if isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        if isinstance(lp, dict) and isinstance(lp.get("content"), list):  # chat
             logprob = sum(t.get("logprob", 0.0) for t in lp["content"])
+        elif isinstance(lp, dict) and isinstance(lp.get("token_logprobs"), list):  # legacy completions
+            logprob = sum(x for x in lp["token_logprobs"] if isinstance(x, (int, float)))
         return Completion(text=text, tokens=0, finish_reason=reason, latency_s=elapsed, logprob=logprob,
                           reasoning=reasoning, stop=stop)
 
@@ -171,17 +180,21 @@ def _restore_stop(content: str, stops: Sequence[str], stop_reason: Any) -> str |
     return None
 
 
-def _share_usage(comps: list[Completion], total: int | None, count: Any) -> None:
-    """Give each completion a token count: the server's total split by text length, or our own count."""
+def _share_usage(comps: list[Completion], total: int | None, count: Any, skip: int = 0) -> None:
+    """Give each completion a token count: the server's total split by the length of the new text (after the
+    first `skip` characters, the continued prefix) with largest remainders, so the shares add up to `total`;
+    our own count when the server gave none."""
     if not comps:
         return
     if not isinstance(total, int) or total <= 0:
         for c in comps:
-            c.tokens = count(c.text)
+            c.tokens = count(c.text[skip:])
         return
-    if len(comps) == 1:
-        comps[0].tokens = total
-        return
-    lengths = [max(1, len(c.text)) for c in comps]
-    for c, n in zip(comps, lengths, strict=True):
-        c.tokens = max(1, round(total * n / sum(lengths)))
+    lengths = [max(1, len(c.text) - skip) for c in comps]
+    exact = [total * n / sum(lengths) for n in lengths]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(comps)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    for c, n in zip(comps, shares, strict=True):
+        c.tokens = n

@@ -119,6 +119,23 @@ def test_weighted_majority_lets_a_confident_minority_win():
             ScriptedEngine(texts), [problem()])
 
 
+def test_logprob_scoring_without_logprobs_is_an_error_and_uninformative_scores_fall_back_to_majority():
+    texts = [tagged("9"), tagged("4"), tagged("4")]  # a scripted engine with plain texts reports no logprobs
+    for name in ("best_of_n", "weighted_majority"):
+        with pytest.raises(ValueError, match="no log-probabilities"):
+            make_strategy(name, n=3, scorer="logprob").run(ScriptedEngine(texts), [problem()])
+    # a scorer that says nothing (-inf everywhere) leaves a plain majority, not the first answer seen
+    [out] = make_strategy("weighted_majority", n=3, scorer=lambda q, t: float("-inf")).run(
+        ScriptedEngine(texts), [problem()])
+    assert out.answer == "4"
+
+
+def test_format_scorer_reads_direct_problems_in_the_direct_format():
+    texts = ["so it is 7", "<answer>4</answer>"]
+    [out] = make_strategy("best_of_n", n=2, scorer="format").run(ScriptedEngine(texts), [problem(reasoning=False)])
+    assert out.chosen == 1 and out.answer == "4" and out.scores[1] > out.scores[0]
+
+
 # ----------------------------------------------------------------------------------------- adaptive
 def test_adaptive_beta_stops_once_settled_and_records_samples():
     agree = ScriptedEngine([tagged("7")])
@@ -198,6 +215,14 @@ def test_beam_search_survives_blank_steps():
     for name in ("beam_search", "dvts"):
         [out] = make_strategy(name, beam_width=2, expansions=2, scorer=_prm).run(ScriptedEngine(script), [problem()])
         assert out.answer == "42" and out.completions[out.chosen or 0].text.startswith("\n\ngood")
+
+
+def test_beam_search_keeps_each_solution_within_max_new_tokens():
+    engine = ScriptedEngine(lambda prompt, k: "w " * 50)  # a step that never ends on its own
+    [out] = make_strategy("beam_search", beam_width=1, expansions=1, step_tokens=4, max_new_tokens=10,
+                          scorer=_prm, max_steps=5).run(engine, [problem()])
+    assert [p.max_new_tokens for _, p in engine.calls] == [4, 4, 2]  # the last step gets what is left
+    assert out.completions[0].tokens == 10 and out.output_tokens == 10
 
 
 def test_beam_search_vote_selection():

@@ -20,6 +20,7 @@ reads partial text well. What ships:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,16 +32,29 @@ SCORERS = ("logprob", "format", "verifier", "rm:<model>")
 
 
 def logprob_scorer(question: str, completions: Sequence[Completion]) -> list[float]:
-    """Mean token log-probability (length-normalised likelihood); -inf when the engine gave none."""
+    """Mean token log-probability (length-normalised likelihood); -inf for a completion without one.
+
+    Raises:
+        ValueError: no completion has a log-probability (the engine reports none): every score would be
+            -inf, and the "best" candidate would silently be the first one.
+    """
+    if completions and all(c.mean_logprob is None for c in completions):
+        raise ValueError("scorer 'logprob': the engine reported no log-probabilities; use an engine that does "
+                         "(hf, vllm, an OpenAI server with logprobs) or another scorer (format, rm:<model>)")
     return [c.mean_logprob if c.mean_logprob is not None else float("-inf") for c in completions]
 
 
-def format_scorer(question: str, completions: Sequence[Completion]) -> list[float]:
-    """1 + a small logprob tie-break for well-formed completions, the tie-break alone otherwise."""
+def format_scorer(question: str, completions: Sequence[Completion], reasoning: bool = True) -> list[float]:
+    """1 + a small logprob tie-break for well-formed completions, the tie-break alone otherwise.
+
+    `reasoning` says which format is well-formed: `<think>…</think><answer>…</answer>`, or `<answer>…</answer>`
+    alone for direct problems.
+    """
     out = []
     for c in completions:
         tie = c.mean_logprob if c.mean_logprob is not None else 0.0
-        out.append((1.0 if read_answer(c.text).well_formed else 0.0) + 1e-3 * max(-100.0, min(0.0, tie)) / 100)
+        well_formed = read_answer(c.text, reasoning).well_formed
+        out.append((1.0 if well_formed else 0.0) + 1e-3 * max(-100.0, min(0.0, tie)) / 100)
     return out
 
 
@@ -120,12 +134,12 @@ def make_scorer(spec: str | Callable | None, check: Callable[[str | None], float
     Args:
         spec: see the module docstring; None means `logprob`.
         check: the answer checker `verifier` needs (the harness passes the example's).
-        reasoning: how `verifier` reads answers.
+        reasoning: how `verifier` and `format` read answers.
     """
     if spec is None or spec == "logprob":
         return logprob_scorer
     if spec == "format":
-        return format_scorer
+        return format_scorer if reasoning else functools.partial(format_scorer, reasoning=False)
     if spec == "verifier":
         if check is None:
             raise ValueError("scorer 'verifier' needs the gold answer: it is only available inside evaluation")

@@ -110,14 +110,20 @@ def _vote(problem: Problem, comps: list[Completion], weights: list[float] | None
 
 
 def _weights(scores: Sequence[float], weighting: str) -> list[float]:
-    """Scores → non-negative vote weights: `softmax` (exp(s - max s), any real scores) or `raw` (s ≥ 0)."""
+    """Scores → non-negative vote weights: `softmax` (exp(s - max s), any real scores) or `raw` (s ≥ 0).
+
+    Scores that say nothing (all -inf, or all zero under `raw`) give every vote the weight 1: a plain majority,
+    not the first answer seen.
+    """
     if weighting == "raw":
         if any(s < 0 for s in scores):
             raise ValueError("weighting='raw' needs non-negative scores; use weighting='softmax'")
-        return list(scores)
+        return list(scores) if any(s > 0 for s in scores) else [1.0] * len(scores)
     if weighting == "softmax":
         finite = [s for s in scores if math.isfinite(s)]
-        top = max(finite) if finite else 0.0
+        if not finite:
+            return [1.0] * len(scores)
+        top = max(finite)
         return [math.exp(s - top) if math.isfinite(s) else 0.0 for s in scores]
     raise ValueError(f"unknown weighting {weighting!r}; choose softmax or raw")
 
@@ -125,6 +131,8 @@ def _weights(scores: Sequence[float], weighting: str) -> list[float]:
 def _scorer_for(spec: Any, problem: Problem, cache: dict) -> Callable:
     if spec == "verifier":
         return make_scorer(spec, check=problem.check, reasoning=problem.reasoning)
+    if spec == "format":
+        return make_scorer(spec, reasoning=problem.reasoning)
     key = spec if isinstance(spec, str) or spec is None else id(spec)
     if key not in cache:
         cache[key] = make_scorer(spec)
@@ -311,9 +319,7 @@ class BeamSearch:
         finished: list[_Beam] = []
         spent, steps = 0, 0
         for steps in range(1, self.max_steps + 1):  # noqa: B007 - `steps` is reported below
-            params = SamplingParams(n=self.expansions, max_new_tokens=self.step_tokens, temperature=self.temperature,
-                                    stop=(self.delimiter, ANSWER_CLOSE), seed=seed * 1000 + steps)
-            outs = engine.generate([continue_prompt(p.messages, b.text) for b in beams], params)
+            outs = self._expand(engine, p, beams, seed * 1000 + steps)
             children, seen = [], set()
             for b, cs in zip(beams, outs, strict=True):
                 for c in cs:
@@ -347,6 +353,20 @@ class BeamSearch:
             out = _pick(p, comps, pick_best(scores), scores, **info)
         out.output_tokens = spent
         return out
+
+    def _expand(self, engine: Engine, p: Problem, beams: list[_Beam], seed: int) -> list[list[Completion]]:
+        """`expansions` next steps for every beam; a step is capped by `step_tokens` and by what is left of the
+        solution's `max_new_tokens` (beams with the same cap share one engine call)."""
+        caps = [min(self.step_tokens, self.max_new_tokens - b.tokens) for b in beams]
+        outs: list[list[Completion]] = [[] for _ in beams]
+        for cap in sorted(set(caps)):
+            idx = [i for i, c in enumerate(caps) if c == cap]
+            params = SamplingParams(n=self.expansions, max_new_tokens=cap, temperature=self.temperature,
+                                    stop=(self.delimiter, ANSWER_CLOSE), seed=seed)
+            for i, cs in zip(idx, engine.generate([continue_prompt(p.messages, beams[i].text) for i in idx], params),
+                             strict=True):
+                outs[i] = cs
+        return outs
 
     def _groups(self, children: list[_Beam]) -> list[list[_Beam]]:
         if not self.diverse:

@@ -106,6 +106,21 @@ def test_interrupted_run_resumes_without_redoing_questions(tmp_path):
     assert len(list(read_jsonl(tmp_path / "samples.jsonl"))) == 5
 
 
+def test_cot_records_the_prompt_it_sent_and_reads_in_the_reasoning_format():
+    # CoT asks for <think>/<answer> whatever the run's `reasoning`: the record must say what was sent and read
+    # the completions that way, so strict answers, format and strict accuracy agree with each other
+    from thinktune.inference.strategies import COT_TRIGGER
+
+    engine = ScriptedEngine(lambda prompt, k: "working\n</think>\n<answer>\n"
+                            + next(a for q, a in ANSWERS.items() if q in prompt) + "\n</answer>")
+    result = evaluate(engine, examples()[:2], "cot", reasoning=False, progress=False)
+    for rec in result.records:
+        assert rec["prompt"][-1] == {"role": "assistant", "content": "<think>\n"}
+        assert rec["prompt"][-2]["content"].endswith(COT_TRIGGER)
+        assert rec["well_formed"] == [True] and rec["strict_answers"] == [rec["final_strict_answer"]]
+    assert result.metrics["format_rate"] == 1.0 and result.metrics["strict_accuracy"] == 1.0
+
+
 def test_resume_refuses_saved_answers_to_a_changed_example(tmp_path):
     # the same ids with another gold (say, other task options) must not reuse the saved verdicts
     evaluate(ScriptedEngine(oracle_ish), examples(), "greedy", batch_size=2, out_dir=tmp_path, progress=False)

@@ -15,6 +15,10 @@ What lands in `out_dir`:
 A run that is interrupted resumes: questions whose id is already in `samples.jsonl` are not asked again,
 and the metrics are recomputed over all records of the requested questions.
 
+Tokens: a record's `output_tokens` is everything generated for the question (all samples, pruned beams,
+forced parts: the cost), while `thinking_tokens` and `answer_tokens` are per completion (the mean over its
+completions: how long one sample thinks and answers); they add up to `output_tokens` only with one sample.
+
 Timing: questions are asked `batch_size` at a time; a question's `latency_s` is its batch's wall time (how
 long its answer took to arrive) and `wall_share_s` that time divided by the batch size, so `wall_s`,
 `s_per_question` and `tokens_per_s` add up across batches and resumed runs.
@@ -191,7 +195,7 @@ def evaluate(
             outcomes = strat.run(eng, problems, seed=seed)
             wall = time.perf_counter() - t0
             for (qid, ex), prob, out in zip(batch, problems, outcomes, strict=True):
-                record = _record(qid, ex, prob, out, eng, wall, len(batch), strat_name, fixed)
+                record = _record(qid, ex, _as_sent(strat, prob), out, eng, wall, len(batch), strat_name, fixed)
                 done[qid] = record
                 if samples_path is not None:
                     append_jsonl(samples_path, record)
@@ -210,6 +214,13 @@ def evaluate(
         write_json(out_dir / "metrics.json", {"label": label, "config": config, "metrics": metrics})
         write_report([result.to_run()], out_dir, title=f"thinktune eval: {label}")
     return result
+
+
+def _as_sent(strategy: Any, problem: Problem) -> Problem:
+    """The problem as the strategy sent it: CoT rewrites the prompt and asks for the reasoning format, so its
+    completions are read (and the prompt recorded) that way, not as the harness first built them."""
+    prepare = getattr(strategy, "prepare", None)
+    return prepare(problem) if callable(prepare) else problem
 
 
 def _record(qid: str, ex: Example, prob: Problem, out: Any, eng: Any, wall: float, batch: int,

@@ -23,7 +23,7 @@ from typing import Any
 
 MAIN_COLUMNS = (
     ("lenient_accuracy", "lenient acc"), ("strict_accuracy", "strict acc"), ("format_rate", "format"),
-    ("output_tokens_mean", "tokens/q"), ("thinking_tokens_mean", "thinking tok"), ("answer_tokens_mean", "answer tok"),
+    ("output_tokens_mean", "tokens/q"), ("thinking_tokens_mean", "thinking tok/sample"), ("answer_tokens_mean", "answer tok/sample"),
     ("samples_per_question_mean", "samples/q"), ("latency_p50", "latency p50 s"), ("latency_p95", "latency p95 s"),
     ("tokens_per_s", "tok/s"), ("n_questions", "questions"),
 )

@@ -39,6 +39,12 @@ CASES = [
     ("1,2", "12", "numeric", False),
     ("$ 18", "18", "numeric", True),
     ("50 %", "50", "numeric", True),
+    ("37851745", "37851744", "numeric", False),  # integers compare exactly, not within 1e-6 relative
+    ("37851745", "37851744", "math", False),
+    ("37,851,744", "37851744", "math", True),
+    ("2/4", "1/2", "numeric", True),
+    ("0.333333", "1/3", "numeric", True),  # a decimal keeps the tolerance
+    ("37851744.0", "37851744", "numeric", True),
 ]
 
 
@@ -54,6 +60,23 @@ def test_math_verify_works_outside_the_main_thread():
     t.start()
     t.join(30)
     assert results == [True]
+
+
+@pytest.mark.parametrize("pred", ["10^{10^{10^{10}}}", "9^{9999999}", "99999!", "2**2**2**30", "2^3^4"])
+def test_explosive_answers_return_at_once_even_outside_the_main_thread(pred):
+    # sympy would evaluate these for minutes, and threads get no timeout: a policy could stall a GRPO step
+    results = []
+    t = threading.Thread(target=lambda: results.append(is_correct(pred, "5")), daemon=True)
+    t.start()
+    t.join(20)
+    assert results == [False]
+
+
+@pytest.mark.parametrize("expr", ["x^2 + y^2", "2^{10}", "10!", "(x+1)^2", "a**2 + b**2", "2**10"])
+def test_ordinary_powers_and_factorials_still_reach_math_verify(expr):
+    from thinktune.verify import _explosive
+
+    assert not _explosive(expr)
 
 
 @pytest.mark.parametrize(

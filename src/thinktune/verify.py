@@ -11,7 +11,9 @@ Modes:
 
 math-verify's own timeout uses `signal.alarm`, which raises outside the main thread (TRL, web servers and
 thread pools call rewards from other threads), so it is called with `parsing_timeout=None` /
-`timeout_seconds=None` there and the inputs are length-capped instead.
+`timeout_seconds=None` there; the inputs are length-capped instead, and answers that would take sympy minutes
+to evaluate (power towers, six-digit exponents, factorials of four-digit numbers) are never sent to it: they
+are not correct.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ def to_number(text: str | None) -> float | None:
     >>> to_number("1,024"), to_number("3/4"), to_number("x"), to_number("1, 2")
     (1024.0, 0.75, None, None)
     """
+    s = _number_text(text)
+    if s is None:
+        return None
+    try:
+        if re.fullmatch(r"-?\d+/\d+", s):
+            return float(Fraction(s))
+        value = float(s)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _number_text(text: str | None) -> str | None:
+    """`text` with what decorates a number removed (`$`, `%`, thousands commas, `\\boxed{}`, `\\frac`)."""
     if not isinstance(text, str) or len(text) > 64:
         return None
     s = _THOUSANDS.sub("", _NUM_SYMBOLS.sub("", text).strip()).rstrip(".")
@@ -50,23 +66,49 @@ def to_number(text: str | None) -> float | None:
     m = re.fullmatch(r"\\d?frac\{(-?\d+)\}\{(\d+)\}", s)
     if m:
         s = f"{m.group(1)}/{m.group(2)}"
-    try:
-        if re.fullmatch(r"-?\d+/\d+", s):
-            return float(Fraction(s))
-        value = float(s)
-    except (ValueError, ZeroDivisionError):
+    return s
+
+
+def _exact_number(text: str) -> Fraction | None:
+    """The exact value of an integer or `p/q` answer; None for decimals (and for anything else)."""
+    s = _number_text(text)
+    if s is None or not re.fullmatch(r"-?\d+(/[1-9]\d*)?", s):
         return None
-    return value if math.isfinite(value) else None
+    return Fraction(s)
 
 
-def _numeric_equal(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+def _numbers_equal(pred: str, gold: str, pn: float, gn: float) -> bool:
+    """Integers and fractions compare exactly (37851745 is not 37851744, however close in relative terms);
+    a decimal on either side compares within 1e-6 relative (`0.333333` and `1/3`, `42.0` and `42`)."""
+    ep, eg = _exact_number(pred), _exact_number(gold)
+    if ep is not None and eg is not None:
+        return ep == eg
+    return abs(pn - gn) <= 1e-6 * max(1.0, abs(pn), abs(gn))
+
+
+# Answers whose evaluation explodes (power towers, huge exponents or factorials): sympy would compute them
+# for minutes, and outside the main thread there is no timeout to stop it, so a policy could stall training
+# by writing one. They are not sent to math-verify (and so never count as correct).
+_EXPLOSIVE = re.compile(
+    r"\^\s*\{[^{}]*\^"          # 10^{10^{10}}
+    r"|\^\s*\(?\s*-?\d+\s*\)?\s*\^"  # 2^3^4
+    r"|\*\*\s*\(?\s*-?\d+\s*\)?\s*\*\*"  # 2**2**30
+    r"|\^\s*\{?\s*\(?\s*\d{6,}"  # 9^{9999999}
+    r"|\*\*\s*\(?\s*\d{6,}"
+    r"|\d{4,}\s*!"              # 99999!
+)
+
+
+def _explosive(text: str) -> bool:
+    return bool(_EXPLOSIVE.search(text))
 
 
 def _math_verify(pred: str, gold: str) -> bool | None:
     try:
         from math_verify import parse, verify
     except ImportError:  # pragma: no cover - math-verify is a hard dependency
+        return None
+    if _explosive(pred) or _explosive(gold):
         return None
     in_main = threading.current_thread() is threading.main_thread()
     kwargs = {} if in_main else {"parsing_timeout": None}
@@ -93,7 +135,7 @@ def is_correct(pred: str | None, gold: str | None, mode: Mode = "math") -> bool:
         return " ".join(pred.casefold().split()) == " ".join(gold.casefold().split())
     pn, gn = to_number(pred), to_number(gold)
     if pn is not None and gn is not None:
-        return _numeric_equal(pn, gn)
+        return _numbers_equal(pred, gold, pn, gn)
     if mode == "numeric":
         return False
     if pred == gold:

@@ -96,7 +96,8 @@ def test_arithmetic_bad_knobs(bad):
         load_task("arithmetic", n=1, **bad)
 
 
-@pytest.mark.parametrize("opts", [{}, {"numbers": 4}, {"numbers": 2, "max_number": 9, "min_target": 1, "max_target": 50}])
+@pytest.mark.parametrize("opts", [{}, {"numbers": 4}, {"numbers": 2, "max_number": 9, "min_target": 1, "max_target": 50},
+                                  {"min_number": 0, "max_number": 5, "min_target": 1, "max_target": 30}])
 def test_countdown_gold_equation_solves_its_problem(opts):
     for ex in load_task("countdown", split="train", n=50, **opts):
         numbers, target = ex.meta["numbers"], ex.meta["target"]
@@ -173,6 +174,18 @@ def test_jsonl_task_errors_name_file_and_line(name, message):
         load_task(f"jsonl:{FIXTURES / name}")
 
 
+def test_task_files_with_a_byte_order_mark_and_non_object_lines(tmp_path):
+    bom = "\ufeff"
+    (tmp_path / "user.jsonl").write_text(bom + '{"question": "q1", "answer": "1"}\n', encoding="utf-8")
+    assert [r.answer for r in load_task(f"jsonl:{tmp_path / 'user.jsonl'}")] == ["1"]
+    gsm = (FIXTURES / "gsm8k" / "test.jsonl").read_text(encoding="utf-8")
+    (tmp_path / "bom.jsonl").write_text(bom + gsm, encoding="utf-8")
+    assert len(load_task("gsm8k", split="test", path=str(tmp_path / "bom.jsonl"))) == 3
+    (tmp_path / "list.jsonl").write_text("[1, 2]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"list.jsonl:1: not a GSM8K row"):
+        load_task("gsm8k", split="test", path=str(tmp_path / "list.jsonl"))
+
+
 def test_jsonl_task_missing_file_and_bad_verifier(tmp_path):
     with pytest.raises(FileNotFoundError, match="task file not found"):
         load_task(f"jsonl:{tmp_path / 'nope.jsonl'}")
@@ -190,6 +203,20 @@ def test_rg_task_scores_its_gold_and_not_a_wrong_answer(name):
         assert check_answer(r, r.answer) == 1.0
         assert check_answer(r, "definitely not it") < 1.0
         assert check_answer(r, None) == 0.0
+
+
+def test_rg_gold_still_scores_after_a_json_round_trip_and_missing_golds_stay_empty():
+    import json
+
+    from thinktune.data.schema import Example
+
+    # rearc's scorer compares tuples; JSON (snapshots, datasets columns) turns them into lists
+    [r] = load_task("rg:rearc", split="test", n=1, seed=0)
+    stored = Example(question=r.question, answer=r.answer, verifier="rg", meta=json.loads(json.dumps(r.meta)))
+    assert check_answer(stored, r.answer) == 1.0
+    # graph_color entries have no gold answer: its scorer checks colourings by the rules
+    [g] = load_task("rg:graph_color", split="test", n=1, seed=0)
+    assert g.answer == "" and check_answer(g, "None") == 0.0
 
 
 def test_rg_splits_are_disjoint_and_options_reach_the_dataset():

@@ -82,7 +82,7 @@ def check_answer(example: Example, answer: str | None) -> float:
 
         if "rg_entry" not in example.meta:
             raise ValueError("an rg example needs meta['rg_entry'] (the reasoning-gym entry)")
-        return score(answer, example.meta["rg_entry"])
+        return score(answer, example.meta["rg_entry"], example.meta.get("rg_source"))
     if verifier == "code":
         from thinktune.rewards.code_exec import extract_code, run_tests
 

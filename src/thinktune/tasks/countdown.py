@@ -158,7 +158,7 @@ def _random_solution(rng: random.Random, numbers: list[int]) -> tuple[int, str, 
         op = rng.choice("+-*/")
         if op == "-" and a <= b or op == "/" and (b == 0 or a % b) or op in "*/" and 1 in (a, b):
             continue
-        c = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[op]
+        c = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a // b  # only op is computed
         steps.append(f"{a} {op} {b} = {c}")
         expr = f"{_wrap(ea, oa, op, right=False)} {op} {_wrap(eb, ob, op, right=True)}"
         pool = [p for k, p in enumerate(pool) if k not in (i, j)] + [(c, expr, op)]

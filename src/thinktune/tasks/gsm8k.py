@@ -24,6 +24,8 @@ _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 def parse_row(row: dict, source: str = "") -> Example:
     """One GSM8K row → Example (reasoning without calculator annotations, answer after `####`)."""
+    if not isinstance(row, dict):
+        raise ValueError(f"{source}: not a GSM8K row (each line must be a JSON object)")
     question, full = row.get("question"), row.get("answer")
     if not isinstance(question, str) or not isinstance(full, str) or "####" not in full:
         raise ValueError(f"{source}: not a GSM8K row (needs 'question' and an 'answer' ending in '#### N')")
@@ -76,7 +78,7 @@ def load(split: str = "test", n: int | None = None, seed: int = 0, *, path: str 
 
 def _read_local(path: Path, n: int | None) -> list[Example]:
     out = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:  # -sig: a byte-order mark is skipped
         for lineno, line in enumerate(f, 1):
             if n is not None and len(out) >= n:
                 break

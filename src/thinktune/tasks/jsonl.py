@@ -31,7 +31,7 @@ def load(path: str, split: str = "test", n: int | None = None, seed: int = 0, *,
     if not p.is_file():
         raise FileNotFoundError(f"{path}: task file not found")
     out = []
-    with p.open(encoding="utf-8") as f:
+    with p.open(encoding="utf-8-sig") as f:  # -sig: a byte-order mark from Windows editors is skipped
         for lineno, line in enumerate(f, 1):
             if n is not None and len(out) >= n:
                 break

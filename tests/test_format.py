@@ -193,3 +193,28 @@ def test_add_reasoning_tokens_makes_single_tokens_and_resizes():
     ids = tok.encode(WELL, add_special_tokens=False)
     assert tok.decode(ids, skip_special_tokens=True) == WELL  # tags survive skip_special_tokens
     assert fmt.add_reasoning_tokens(tok, model) == 0  # idempotent
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("so 3 + 4 = 7, and the answer is 1,024.", "1024"),
+    ("12,345,678 apples", "12345678"),
+    ("the pair is 3,4", "4"),  # a list, not the number 34
+    ("(1,2,3)", "3"),
+    ("-5.5 degrees", "-5.5"),
+    ("3/4 cup", "3/4"),
+    ("no digits", None),
+])
+def test_last_number_keeps_only_thousands_commas(text, expected):
+    from thinktune.format import last_number
+
+    assert last_number(text) == expected
+
+
+def test_docstring_examples_of_the_contract_and_the_verifiers():
+    import doctest
+
+    from thinktune import verify
+
+    for module in (fmt, verify):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -46,7 +46,8 @@ DIRECT_SYSTEM_PROMPT = (
 )
 
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
-_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+# thousands groups (`1,024`, `12,345,678`) or plain digits; `3,4` and `(1,2,3)` are lists of numbers
+_NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:/\d+)?")
 
 
 class Parsed(NamedTuple):
@@ -156,10 +157,10 @@ def extract_answer(text: str | None, strict: bool = False) -> str | None:
 
 
 def last_number(text: str | None) -> str | None:
-    """The last number in `text` (commas dropped), the classic fallback extractor for maths outputs.
+    """The last number in `text` (thousands commas dropped), the classic fallback extractor for maths outputs.
 
-    >>> last_number("so 3 + 4 = 7, and the answer is 1,024.")
-    '1024'
+    >>> last_number("so 3 + 4 = 7, and the answer is 1,024."), last_number("the pair is 3,4")
+    ('1024', '4')
     """
     if not isinstance(text, str):
         return None

@@ -65,6 +65,15 @@ def test_splits_never_share_a_question(name, opts):
     assert not seen["validation"] & seen["test"]
 
 
+def test_countdown_splits_never_share_a_puzzle_with_the_numbers_reordered():
+    def puzzles(split, n):
+        return {(tuple(sorted(e.meta["numbers"])), e.meta["target"])
+                for e in load_task("countdown", split=split, n=n, seed=0)}
+
+    train, test = puzzles("train", 400), puzzles("test", 200)
+    assert not train & test
+
+
 def test_tiny_problem_space_runs_out_with_a_clear_error():
     # 1 op, 1 digit, '+' only: 81 problems in all, ~8 of them in the test bucket.
     with pytest.raises(ValueError, match="distinct test problems"):

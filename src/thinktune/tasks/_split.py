@@ -49,12 +49,15 @@ def size_for(split: str, n: int | None) -> int:
 
 
 def draw_distinct(name: str, split: str, seed: int, n: int, make: Callable[[], Example | None],
-                  too_few: str) -> list[Example]:
+                  too_few: str, key: Callable[[Example], str] | None = None) -> list[Example]:
     """`n` distinct problems of `split` from `make()` (None: no problem this draw), ids `NAME-SPLIT-SEED-i`.
 
+    `key` says when two problems are the same one (default: the question text); both the split and the
+    repeats go by it, so e.g. countdown's `[3, 5, 7] -> 22` and `[7, 3, 5] -> 22` land in the same split.
     A ValueError ends a search that keeps drawing repeats or other splits' questions; `too_few` says what to
     change, after "NAME: only K distinct SPLIT problems found".
     """
+    key = key or (lambda ex: ex.question)
     seen: set[str] = set()
     out: list[Example] = []
     attempts = 0
@@ -63,9 +66,12 @@ def draw_distinct(name: str, split: str, seed: int, n: int, make: Callable[[], E
         if attempts > 200 * n + 1000:
             raise ValueError(f"{name}: only {len(out)} distinct {split} problems found{too_few}")
         ex = make()
-        if ex is None or ex.question in seen or split_of(ex.question) != split:
+        if ex is None:
             continue
-        seen.add(ex.question)
+        k = key(ex)
+        if k in seen or split_of(k) != split:
+            continue
+        seen.add(k)
         ex.meta.update(id=f"{name}-{split}-{seed}-{len(out)}", split=split)
         out.append(ex)
     return out

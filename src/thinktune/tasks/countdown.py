@@ -197,4 +197,10 @@ def load(split: str = "test", n: int | None = None, seed: int = 0, *, numbers: i
     return draw_distinct(
         "countdown", split, seed, n,
         lambda: make_problem(rng, numbers, min_number, max_number, min_target, max_target), "; widen the ranges",
+        key=_same_puzzle,
     )
+
+
+def _same_puzzle(ex: Example) -> str:
+    """The numbers in any order and the target: what makes two countdown problems the same puzzle."""
+    return f"countdown {sorted(ex.meta['numbers'])} -> {ex.meta['target']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,24 @@ GOOD_ROWS = [
      "messages", "2+3?", "5", None, None, []),
     ("unicode", {"question": "Combien font 2+3 ? 🤔", "answer": "五"}, "question_answer", "Combien font 2+3 ? 🤔", "五",
      None, None, []),
+    # A reasoning field that already holds <think>…</think> loses that one outer pair (never wrapped twice).
+    ("qa reasoning in think tags", {"question": "2+3?", "answer": "5", "reasoning": " <think>\n2.\n+3.\n</think>\n"},
+     "question_answer", "2+3?", "5", "2.\n+3.", None, []),
+    ("qa rationale in think tags", {"question": "2+3?", "answer": "5", "rationale": "<think>two plus three</think>"},
+     "question_answer", "2+3?", "5", "two plus three", None, []),
+    ("turn reasoning in think tags", {"messages": [turn(U, "2+3?"), turn(A, "5", reasoning_content="<think>r</think>")]},
+     "messages", "2+3?", "5", "r", None, []),
+    ("qa reasoning with inner think tags kept", {"question": "2+3?", "answer": "5", "reasoning": "<think>a</think> <think>b</think>"},
+     "question_answer", "2+3?", "5", "<think>a</think> <think>b</think>", None, []),
+    # R1 shape whose thinking mentions <answer>: only the text after the last </think> is the answer.
+    ("messages R1 thinking mentions answer tag",
+     {"messages": [turn(U, "2+2?"), turn(A, "<think>try <answer>5</answer>? no, 4</think>\n4")]},
+     "messages", "2+2?", "4", "try 5? no, 4", None, []),
+    ("completion R1 thinking mentions answer tag",
+     {"prompt": "2+2?", "completion": "<think>not <answer>5</answer></think> 4"},
+     "prompt_completion", "2+2?", "4", "not 5", None, []),
+    ("qa R1 answer thinking mentions answer tag",
+     {"question": "2+2?", "answer": "<think>is it <answer>?</think>4"}, "question_answer", "2+2?", "4", "is it ?", None, []),
 ]
 
 
@@ -108,7 +127,15 @@ BAD_ROWS = [
      [("reasoning", "reasoning given twice")]),
     ("gsm8k plus reasoning", {"question": "q", "answer": "a\n#### 5", "reasoning": "b"},
      [("reasoning", "reasoning given twice")]),
-    ("bad id", {"question": "q", "answer": "5", "id": [1]}, [("id", "id must be a string or a number")]),
+    ("bad id", {"question": "q", "answer": "5", "id": [1]}, [("id", "id must be a string or a whole number, not a list")]),
+    ("fractional id", {"question": "q", "answer": "5", "id": 7.5},
+     [("id", "id must be a string or a whole number, not the fraction 7.5")]),
+    ("boolean id", {"question": "q", "answer": "5", "id": True},
+     [("id", "id must be a string or a whole number, not a boolean")]),
+    ("nan id", {"question": "q", "answer": "5", "id": float("nan")},
+     [("id", "id must be a string or a whole number, not the fraction nan")]),
+    ("think in answer after last think close", {"question": "q", "answer": "<think>a</think><think>b</think>"},
+     [("answer", "missing answer")]),
     ("bad meta", {"question": "q", "answer": "5", "meta": "x"}, [("meta", "meta must be an object")]),
     ("bad history", {"question": "q", "answer": "5", "history": [{"role": "system", "content": "x"}]},
      [("history[0]", "role user or assistant")]),
@@ -148,8 +175,91 @@ def test_parse_row_keeps_extra_keys_and_explicit_id():
     parsed = parse_row({"question": "q", "answer": "5", "id": 17, "topic": "add", "meta": {"level": 2},
                         "verifier": "numeric"})
     ex = parsed.example
-    assert ex.meta == {"id": "17", "topic": "add", "level": 2, "source": ""}
+    assert ex.meta == {"id": "17", "topic": "add", "level": 2, "source": "", "location": ""}
     assert ex.verifier == "numeric"
+
+
+@pytest.mark.parametrize("row_id,expected", [(17, "17"), (7.0, "7"), (-3.0, "-3"), (0, "0"), ("q-7", "q-7"),
+                                             ("7.0", "7.0")])
+def test_parse_row_id_forms(row_id, expected):
+    parsed = parse_row({"question": "q", "answer": "5", "id": row_id}, "f.jsonl:1")
+    assert parsed.errors == () and parsed.example.meta["id"] == expected
+
+
+# (name, row, [(field, message fragment)]): lone surrogates are valid JSON but not valid Unicode.
+SURROGATE_ROWS = [
+    ("question", {"question": "2\ud800+3?", "answer": "5"},
+     [("question", "question holds a lone surrogate \\ud800 at character 2")]),
+    ("answer and reasoning", {"question": "q", "answer": "\udfff", "reasoning": "a\ud801"},
+     [("answer", "lone surrogate \\udfff"), ("reasoning", "lone surrogate \\ud801")]),
+    ("chat turn", {"messages": [turn(U, "q"), turn(A, "5", reasoning="x\udc00")]},
+     [("messages[1].reasoning", "messages[1].reasoning holds a lone surrogate \\udc00")]),
+    ("extra column", {"question": "q", "answer": "5", "note": ["ok", "\ud800"]}, [("note[1]", "lone surrogate")]),
+    ("key", {"question": "q", "answer": "5", "k\ud800": 1}, [("k\\ud800", "the key `k\\ud800` holds a lone surrogate")]),
+]
+
+
+@pytest.mark.parametrize("name,row,expected", SURROGATE_ROWS, ids=[r[0] for r in SURROGATE_ROWS])
+def test_parse_row_reports_lone_surrogates(name, row, expected):
+    parsed = parse_row(row, "f.jsonl:1")
+    assert parsed.example is None
+    assert [e.field for e in parsed.errors] == [field for field, _ in expected]
+    for error, (_, fragment) in zip(parsed.errors, expected, strict=True):
+        assert fragment in error.message
+        error.message.encode("utf-8")  # printable: the surrogate itself is escaped
+
+
+def test_read_examples_names_a_lone_surrogate(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"question": "q", "answer": "1"}\n{"question": "q\\ud800", "answer": "1"}\n')
+    with pytest.raises(DataError, match=r"x\.jsonl:2: question: question holds a lone surrogate \\ud800"):
+        read_examples(path)
+
+
+def test_content_id_never_raises():
+    assert len(content_id(Example("q\ud800", "5"))) == 12
+    assert content_id(Example("q\ud800", "5")) != content_id(Example("q\ud801", "5"))
+
+
+def test_reasoning_in_think_tags_renders_a_strict_target():
+    from thinktune.data.views import to_view
+    from thinktune.format import parse
+
+    for row in ({"question": "2+3?", "answer": "5", "reasoning": "<think>\n2 + 3 = 5\n</think>"},
+                {"messages": [turn(U, "2+3?"), turn(A, "5", reasoning="<think>2 + 3 = 5</think>")]}):
+        _, target = to_view(parse_row(row, "f.jsonl:1").example, "reasoning")
+        assert parse(target, strict=True) == ("2 + 3 = 5", "5", True)
+    _, target = to_view(Example("2+3?", "5", reasoning="<think>2 + 3 = 5</think>"), "reasoning")  # built by hand
+    assert parse(target, strict=True) == ("2 + 3 = 5", "5", True)
+
+
+# (name, row, source, location): a row's own `source` is kept; where it was read goes to meta["location"].
+SOURCE_ROWS = [
+    ("no source column", {"question": "q", "answer": "5"}, "f.jsonl:3", "f.jsonl:3"),
+    ("source column", {"question": "q", "answer": "5", "source": "textbook p. 12"}, "textbook p. 12", "f.jsonl:3"),
+    ("source in meta", {"question": "q", "answer": "5", "meta": {"source": "exam 2019"}}, "exam 2019", "f.jsonl:3"),
+    ("chat row source", {"messages": [turn(U, "q"), turn(A, "5")], "source": "forum"}, "forum", "f.jsonl:3"),
+]
+
+
+@pytest.mark.parametrize("name,row,source,location", SOURCE_ROWS, ids=[r[0] for r in SOURCE_ROWS])
+def test_parse_row_keeps_a_rows_own_source(name, row, source, location):
+    ex = parse_row(row, "f.jsonl:3").example
+    assert (ex.meta["source"], ex.meta["location"]) == (source, location)
+
+
+def test_own_source_survives_a_round_trip_and_errors_name_the_location(tmp_path):
+    from thinktune.data.views import to_view
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"question": "q", "answer": "5", "source": "textbook"}\n{"question": "r", "answer": "6"}\n')
+    examples = read_examples(path)
+    assert to_row(examples[0])["meta"] == {"source": "textbook"} and "meta" not in to_row(examples[1])
+    back = read_examples(write_examples(examples, tmp_path / "out.jsonl"))
+    assert [e.meta["source"] for e in back] == ["textbook", f"{tmp_path / 'out.jsonl'}:2"]
+    assert back[0].meta["location"] == f"{tmp_path / 'out.jsonl'}:1"
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}:1: a reasoning job needs"):
+        to_view(examples[0], "reasoning")
 
 
 def test_content_id_depends_on_content_only():

@@ -12,7 +12,15 @@ import pytest
 from thinktune.cli import main
 from thinktune.data.readers import DataError, read_examples, to_row
 from thinktune.data.schema import Example
-from thinktune.data.snapshot import load_snapshot, make_snapshot, resolve_snapshot, save_snapshot
+from thinktune.data.snapshot import (
+    Snapshot,
+    load_snapshot,
+    make_snapshot,
+    resolve_snapshot,
+    save_snapshot,
+    snapshot_id,
+)
+from thinktune.data.validate import question_key
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 
@@ -85,6 +93,50 @@ def test_same_question_never_straddles_the_split():
         snap = make_snapshot(data, val_fraction=0.25, seed=seed)
         assert {e.question for e in snap.train}.isdisjoint(e.question for e in snap.validation)
         assert len(snap.train) + len(snap.validation) == 40 and len(snap.validation) >= 10
+
+
+def same(question: str, n: int) -> list[Example]:
+    """`n` rows asking the same question (different answers, so different rows)."""
+    return [Example(question, str(i), reasoning=f"Try {i}.\nDone.") for i in range(n)]
+
+
+# (name, rows, val_fraction, n_validation): a group of one question goes to validation only if it fits the
+# target round(n * val_fraction) (at least 1, at most n - 1); otherwise it stays in train.
+GROUPED = [
+    ("one question only", same("What is 1 + 1?", 5), 0.2, 0),
+    ("one big group and one single", same("Q?", 4) + same("Other?", 1), 0.2, 1),
+    ("big group and singles", same("Q?", 8) + examples(2), 0.2, 2),
+    ("big group and many singles", same("Q?", 10) + examples(10), 0.1, 2),
+    ("groups of two", [e for i in range(10) for e in same(f"Q{i}?", 2)], 0.3, 6),
+]
+
+
+@pytest.mark.parametrize("name,data,fraction,n_val", GROUPED, ids=[g[0] for g in GROUPED])
+def test_a_group_never_overflows_validation(name, data, fraction, n_val):
+    for seed in range(8):
+        snap = make_snapshot(data, val_fraction=fraction, seed=seed)
+        assert (len(snap.train), len(snap.validation)) == (len(data) - n_val, n_val), seed
+        assert {e.question for e in snap.train}.isdisjoint(e.question for e in snap.validation)
+
+
+def test_questions_differing_only_in_case_and_spacing_stay_together():
+    base = examples(20)
+    variants = [Example("  " + e.question.upper().replace(" ", "  ") + " ", e.answer, reasoning="Other.\nWording.")
+                for e in base]
+    for seed in range(10):
+        snap = make_snapshot(base + variants, val_fraction=0.25, seed=seed)
+        assert {question_key(e) for e in snap.train}.isdisjoint(question_key(e) for e in snap.validation), seed
+        assert len(snap.validation) == 10
+
+
+def test_snapshot_of_an_older_split_rule_still_loads(tmp_path):
+    snap = make_snapshot(examples(10), val_fraction=0.2)
+    old_id = snapshot_id(snap.train, snap.validation, 0.2, 0, version=1)
+    assert old_id != snap.id
+    folder = save_snapshot(Snapshot(old_id, snap.train, snap.validation, 0.2, 0), tmp_path)
+    info = json.loads((folder / "snapshot.json").read_text())
+    (folder / "snapshot.json").write_text(json.dumps({**info, "version": 1}))
+    assert load_snapshot(folder).id == old_id
 
 
 def test_bad_arguments():

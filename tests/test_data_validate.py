@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from thinktune.cli import main
-from thinktune.data.validate import Issue, count_steps, is_step_by_step, validate_file
+from thinktune.data.validate import Issue, count_steps, is_step_by_step, question_key, validate_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 BROKEN = FIXTURES / "broken"
@@ -64,6 +64,11 @@ BROKEN_FILES = [
         (2, None, "unrecognised row (keys: none)"),
     ]),
     ("empty.jsonl", "reasoning", 0, 0, [(None, None, "no rows: the file is empty")]),
+    ("surrogate.jsonl", "non_reasoning", 4, 1, [  # lone surrogates: valid JSON, not valid Unicode
+        (2, "question", "question holds a lone surrogate \\ud800 at character 9: not valid Unicode text"),
+        (3, "messages[1].content", "messages[1].content holds a lone surrogate \\udfff at character 3"),
+        (4, "meta.note", "meta.note holds a lone surrogate \\ud83d at character 2"),
+    ]),
 ]
 
 
@@ -168,6 +173,23 @@ def test_cli_validate_exit_codes(capsys):
     assert f"{FIXTURES / 'mixed.jsonl'}:5: answer: missing answer" in out
     assert out.splitlines()[-1] == "FAILED: 6 errors"
     assert main(["data", "validate", str(BROKEN / "no_reasoning.jsonl"), "--job", "non_reasoning"]) == 0
+
+
+def test_cli_validate_prints_lone_surrogates_escaped(capsys):
+    path = BROKEN / "surrogate.jsonl"
+    assert main(["data", "validate", str(path), "--job", "non_reasoning"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:2: question: question holds a lone surrogate \\ud800" in out
+    assert out.splitlines()[-1] == "FAILED: 3 errors"
+
+
+def test_validate_file_flags_duplicates_by_question_key(tmp_path):
+    path = tmp_path / "dup.jsonl"
+    path.write_text('{"question": "What is 2+2?", "answer": "4"}\n{"question": "  what IS  2+2? ", "answer": "4"}\n')
+    report = validate_file(path, job="non_reasoning")
+    assert [(p.line, p.field, p.message) for p in report.problems] == [
+        (2, "question", "duplicate question (first at line 1)")]
+    assert question_key(report.examples[0]) == question_key(report.examples[1])
 
 
 def test_cli_validate_json(capsys):

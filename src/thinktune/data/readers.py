@@ -26,10 +26,15 @@ form                   row
                        calculator annotations removed.
 =====================  ==========================================================================
 
-Any row may also carry ``id`` (string or number), ``system``, ``verifier`` (a verify mode name) and
-``meta`` (an object); other keys are kept in ``Example.meta``. ``Example.meta["source"]`` is
-``"file:line"`` and ``Example.meta["id"]`` is the row's ``id`` or, without one, a short hash of its
-content (so the same problem has the same id in every file and snapshot).
+Any row may also carry ``id`` (string or whole number), ``system``, ``verifier`` (a verify mode name) and
+``meta`` (an object); other keys are kept in ``Example.meta``. ``Example.meta["location"]`` is
+``"file:line"``; ``Example.meta["source"]`` is the row's own ``source`` (a column or a ``meta`` key) when it
+has one, else ``"file:line"`` too. ``Example.meta["id"]`` is the row's ``id`` or, without one, a short hash
+of its content (so the same problem has the same id in every file and snapshot).
+
+A ``reasoning`` that is itself wrapped in ``<think>…</think>`` is unwrapped (the tags are the format's, not
+the reasoning's). Text holding a lone surrogate (``"\\ud800"``: valid JSON, not valid Unicode) is a row
+error naming the field, since it cannot be written back as UTF-8.
 
 A Hugging Face dataset is named ``hf:NAME[:CONFIG[:SPLIT]]`` (split defaults to ``train``), e.g.
 ``hf:openai/gsm8k:main:train``; it goes through ``datasets.load_dataset`` and its rows are read the same
@@ -71,6 +76,8 @@ _FORM_KEYS = {
 _GSM8K_FINAL = re.compile(r"^####[ \t]*([^\n]*?)\s*\Z", re.MULTILINE)  # the last non-blank line
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")
 _TAG_RE = re.compile(r"</?(?:think|answer)>")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+LOCATION_KEY = "location"  # Example.meta key of the row's `file:line`
 
 
 class DataError(UserError):
@@ -228,12 +235,16 @@ def parse_row(row: Any, source: str = "") -> ParsedRow:
 
     Args:
         row: the decoded JSON value of one line (or a `RowError` from `iter_rows`, passed through).
-        source: where the row came from (`file:line`), stored in `Example.meta["source"]`.
+        source: where the row came from (`file:line`), stored in `Example.meta["location"]`, and in
+            `Example.meta["source"]` unless the row has its own `source`.
     """
     if isinstance(row, RowError):
         return ParsedRow(None, None, (row,))
     if not isinstance(row, dict):
         return ParsedRow(None, None, (RowError(None, f"row is {_type_name(row)}, not a JSON object"),))
+    surrogates = tuple(_surrogate_errors(row))
+    if surrogates:  # before anything prints the row's text: a lone surrogate cannot be encoded
+        return ParsedRow(None, detect_form(row), surrogates)
     form = detect_form(row)
     if form is None:
         keys = ", ".join(sorted(row)) or "none"
@@ -250,8 +261,37 @@ def parse_row(row: Any, source: str = "") -> ParsedRow:
         return ParsedRow(None, form, tuple(problems.errors))
     example = Example(**{**fields, **{k: v for k, v in extra.items() if v is not None}})
     example.meta.setdefault("id", content_id(example))
-    example.meta["source"] = source
+    example.meta[LOCATION_KEY] = source
+    example.meta.setdefault("source", source)  # a row's own `source` is kept
     return ParsedRow(example, form, ())
+
+
+def _surrogate_errors(value: Any, field: str = "") -> Iterator[RowError]:
+    """A `RowError` for each string (value or key) of a row that holds a lone surrogate such as `\\ud800`.
+
+    JSON allows such escapes, but the text is not valid Unicode: it cannot be hashed, written or tokenized.
+    Fields are named with the surrogate escaped, so the message itself can be printed.
+    """
+    if isinstance(value, str) and (found := _SURROGATE_RE.search(value)):
+        yield RowError(_printable(field), (
+            f"{_printable(field)} holds a lone surrogate \\u{ord(found.group()):04x} at character "
+            f"{found.start() + 1}: not valid Unicode text (fix that escape in the file)"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{field}.{key}" if field else str(key)
+            if _SURROGATE_RE.search(str(key)):
+                yield RowError(_printable(name), f"the key `{_printable(str(key))}` holds a lone surrogate: "
+                               "not valid Unicode text (fix that escape in the file)")
+            else:
+                yield from _surrogate_errors(item, name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _surrogate_errors(item, f"{field}[{i}]")
+
+
+def _printable(text: str) -> str:
+    """`text` with any lone surrogate written as a `\\udxxx` escape, so it can be encoded and printed."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _read_common(row: dict[str, Any], form: str, problems: _Problems) -> dict[str, Any]:
@@ -271,31 +311,63 @@ def _read_common(row: dict[str, Any], form: str, problems: _Problems) -> dict[st
     consumed = {*_FORM_KEYS[form], *_COMMON_KEYS}
     meta.update({k: v for k, v in row.items() if k not in consumed})
     if "id" in row:
-        row_id = row["id"]
-        if isinstance(row_id, bool) or not isinstance(row_id, str | int):
-            problems.add("id", f"id must be a string or a number, not {_type_name(row_id)}")
-        else:
-            meta["id"] = str(row_id)
+        row_id = _read_id(row["id"], problems)
+        if row_id is not None:
+            meta["id"] = row_id
     extra["meta"] = meta
     return extra
+
+
+def _read_id(value: Any, problems: _Problems) -> str | None:
+    """A row's `id` as text: a string as is, a whole number (`7` or `7.0`) as `"7"`; else a problem."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    what = f"the fraction {value!r}" if isinstance(value, float) else _type_name(value)
+    problems.add("id", f"id must be a string or a whole number, not {what}")
+    return None
 
 
 def _split_target(text: str, field: str, problems: _Problems) -> tuple[str | None, str | None]:
     """Split a target that may hold `<think>`/`<answer>` tags into `(thinking, answer)`.
 
     Text without tags is the answer. With tags, `format.parse` (lenient) splits it; the DeepSeek-R1 shape
-    `<think>…</think> answer` (no `<answer>` tags) takes the text after `</think>` as the answer.
+    `<think>…</think> answer` (no `<answer>` tag after the last `</think>`) takes the text after `</think>`
+    as the answer, even when the thinking itself mentions `<answer>`.
     """
     if not any(tag in text for tag in REASONING_TAGS):
         return None, text.strip()
     parsed = parse(text)
     answer = parsed.answer
-    if answer is None and THINK_CLOSE in text and ANSWER_OPEN not in text:
-        answer = _TAG_RE.sub("", text.rsplit(THINK_CLOSE, 1)[1]).strip() or None
+    after_think = text.rsplit(THINK_CLOSE, 1)[1] if THINK_CLOSE in text else None
+    if answer is None and after_think is not None and ANSWER_OPEN not in after_think:
+        answer = _TAG_RE.sub("", after_think).strip() or None
     if answer is None:
         problems.add(field, f"missing answer: {field} has thinking tags but no answer after {THINK_CLOSE}"
                      f" (expected {THINK_OPEN}…{THINK_CLOSE} then the answer or {ANSWER_OPEN}…{ANSWER_CLOSE})")
     return parsed.thinking, answer
+
+
+def unwrap_think(reasoning: str | None) -> str | None:
+    """`reasoning` without one outer `<think>…</think>` pair (and the whitespace around it); None if empty.
+
+    A reasoning field that already holds the tags would otherwise be wrapped twice by
+    `format.render_reasoning`. Text with further think tags inside is left as it is.
+
+    >>> unwrap_think("<think>\\n2 + 3 = 5\\n</think>"), unwrap_think("2 + 3 = 5")
+    ('2 + 3 = 5', '2 + 3 = 5')
+    """
+    if reasoning is None:
+        return None
+    text = reasoning.strip()
+    if text.startswith(THINK_OPEN) and text.endswith(THINK_CLOSE):
+        inner = text[len(THINK_OPEN) : -len(THINK_CLOSE)]
+        if THINK_OPEN not in inner and THINK_CLOSE not in inner:
+            return inner.strip() or None
+    return reasoning
 
 
 def _merge_reasoning(explicit: str | None, explicit_field: str, tagged: str | None, tagged_field: str,
@@ -309,7 +381,7 @@ def _read_question_answer(row: dict[str, Any], problems: _Problems) -> dict[str,
     question = problems.text(row.get("question"), "question")
     answer_text = problems.text(row.get("answer"), "answer", number_ok=True)
     key = next((k for k in REASONING_KEYS if k in row), "reasoning")
-    reasoning = problems.text(row.get(key), key, required=False)
+    reasoning = unwrap_think(problems.text(row.get(key), key, required=False))
     if answer_text is None:
         return None
     thinking, answer = _split_target(answer_text, "answer", problems)
@@ -424,7 +496,7 @@ def _read_turns(turns: list[Any], fields: list[str], whole: str, problems: _Prob
         return None
     field, turn = target["_field"], target["_turn"]
     key = next((k for k in TURN_REASONING_KEYS if k in turn), "reasoning")
-    explicit = problems.text(turn.get(key), f"{field}.{key}", required=False)
+    explicit = unwrap_think(problems.text(turn.get(key), f"{field}.{key}", required=False))
     thinking, answer = _split_target(target["content"], f"{field}.content", problems)
     reasoning = _merge_reasoning(explicit, f"{field}.{key}", thinking, f"{field}.content", problems)
     if answer is None:
@@ -439,8 +511,9 @@ def to_row(example: Example) -> dict[str, Any]:
     """The canonical question/answer/reasoning row of an example (what `write_examples` writes).
 
     Every row has an `id` (`meta["id"]`, else `content_id`, which is what reading the row back gives).
-    Other fields at their defaults are left out; `meta["source"]` (where the row was read) is not part of
-    the row's content, so it is left out too.
+    Other fields at their defaults are left out. Where the row was read (`meta["location"]`, and
+    `meta["source"]` when it only repeats that or there is no location) is not part of the row's content,
+    so it is left out too; a row's own `source` is kept.
     """
     row: dict[str, Any] = {"id": str(example.meta.get("id") or content_id(example))}
     row["question"] = example.question
@@ -453,16 +526,27 @@ def to_row(example: Example) -> dict[str, Any]:
         row["history"] = [dict(t) for t in example.history]
     if example.verifier != "math":
         row["verifier"] = example.verifier
-    meta = {k: v for k, v in example.meta.items() if k not in ("id", "source")}
+    meta = {k: v for k, v in example.meta.items() if k not in ("id", "source", LOCATION_KEY)}
+    if _own_source(example.meta):
+        meta["source"] = example.meta["source"]
     if meta:
         row["meta"] = meta
     return row
 
 
+def _own_source(meta: dict[str, Any]) -> bool:
+    """True when `meta["source"]` is the row's own value, not the `file:line` it was read from."""
+    return "source" in meta and LOCATION_KEY in meta and meta["source"] != meta[LOCATION_KEY]
+
+
 def content_id(example: Example) -> str:
-    """A short hash of an example's content (question, answer, reasoning, system, history)."""
+    """A short hash of an example's content (question, answer, reasoning, system, history). Never raises.
+
+    Text is hashed as UTF-8 with lone surrogates passed through, so even unencodable text has an id.
+    """
     content = [example.question, example.answer, example.reasoning, example.system, example.history]
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:12]
+    data = json.dumps(content, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def read_examples(source: str | Path, *, limit: int | None = None) -> list[Example]:

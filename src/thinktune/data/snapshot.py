@@ -2,14 +2,17 @@
 
 A job names its data by snapshot id, so a run can be reproduced and two runs can be known to have seen the
 same data. The id is the first 12 hex digits of a sha256 over the split parameters and the canonical rows
-(`readers.to_row`, without `meta["source"]`): the same rows and parameters give the same id on any machine
+(`readers.to_row`, without where each row was read): the same rows and parameters give the same id on any machine
 and in any row order; a changed row, an added row or a different seed or fraction gives another id.
 
-The split is order-independent too. Each row gets a key, sha256(seed, question, earlier turns); rows are
-sorted by key and whole groups of the same key are taken into validation until it holds
-`round(n * val_fraction)` rows (at least one when the fraction is above 0 and there are two rows). Rows
-that ask the same question therefore always land on the same side: no duplicate leaks from train into
-validation. Both splits are written in key order, which is a seeded shuffle of the data.
+The split is order-independent too. Each row gets a key, sha256(seed, `validate.question_key`: the earlier
+turns and the question with case and spacing folded, the rule that flags duplicates); rows are sorted by key
+and whole groups of the same key are taken into validation, in key order, while they fit in its target of
+`round(n * val_fraction)` rows (at least one when the fraction is above 0 and there are two rows, at most
+n - 1); a group that would overflow it stays in train. Rows that ask the same question therefore always
+land on the same side, so no duplicate leaks from train into validation, and validation never exceeds its
+target (it may fall short, even to empty, when only large groups are left). Both splits are written in key
+order, which is a seeded shuffle of the data.
 
 On disk::
 
@@ -31,8 +34,9 @@ from pathlib import Path
 
 from thinktune.data.readers import DataError, read_examples, to_row, write_examples
 from thinktune.data.schema import Example
+from thinktune.data.validate import question_key
 
-SNAPSHOT_VERSION = 1  # bump when the canonical row or the split rule changes
+SNAPSHOT_VERSION = 2  # bump when the canonical row or the split rule changes (2: normalised keys, no overflow)
 DEFAULT_ROOT = "snapshots"
 ID_LENGTH = 12
 
@@ -59,17 +63,20 @@ class Snapshot:
 
 
 def _sha(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    data = json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
 
 
 def _split_key(example: Example, seed: int) -> str:
-    return _sha([seed, example.question, [t.get("content") for t in example.history]])
+    """The seeded sort key of a row; rows that `validate` flags as duplicates share it."""
+    return _sha([seed, question_key(example)])
 
 
-def snapshot_id(train: list[Example], validation: list[Example], val_fraction: float, seed: int) -> str:
-    """The id of a split: a sha256 over the parameters and the canonical rows of each side."""
+def snapshot_id(train: list[Example], validation: list[Example], val_fraction: float, seed: int,
+                version: int = SNAPSHOT_VERSION) -> str:
+    """The id of a split: a sha256 over the parameters (split rule `version` included) and the canonical rows."""
     content = {
-        "version": SNAPSHOT_VERSION, "val_fraction": val_fraction, "seed": seed,
+        "version": version, "val_fraction": val_fraction, "seed": seed,
         "train": sorted(_sha(to_row(e)) for e in train),
         "validation": sorted(_sha(to_row(e)) for e in validation),
     }
@@ -88,19 +95,37 @@ def make_snapshot(examples: list[Example], val_fraction: float = 0.1, seed: int 
     if not examples:
         raise ValueError("cannot snapshot an empty dataset")
     keyed = sorted(((_split_key(e, seed), _sha(to_row(e)), i) for i, e in enumerate(examples)))
-    n_val = round(len(examples) * val_fraction)
-    if val_fraction > 0 and len(examples) >= 2:
-        n_val = min(max(1, n_val), len(examples) - 1)
-    val_idx: set[int] = set()
-    for pos, (key, _, i) in enumerate(keyed):
-        # Stop at a group boundary once validation is full, so a question never straddles both sides.
-        if len(val_idx) >= n_val and (pos == 0 or keyed[pos - 1][0] != key):
-            break
-        val_idx.add(i)
+    val_idx = _pick_validation(keyed, _validation_target(len(examples), val_fraction))
     train = [examples[i] for *_, i in keyed if i not in val_idx]
     validation = [examples[i] for *_, i in keyed if i in val_idx]
     return Snapshot(snapshot_id(train, validation, val_fraction, seed), train, validation, val_fraction, seed,
                     source)
+
+
+def _validation_target(n: int, val_fraction: float) -> int:
+    """`round(n * val_fraction)`, at least 1 when the fraction is above 0 and n >= 2, at most n - 1."""
+    target = round(n * val_fraction)
+    if val_fraction > 0 and n >= 2:
+        target = min(max(1, target), n - 1)
+    return target
+
+
+def _pick_validation(keyed: list[tuple[str, str, int]], target: int) -> set[int]:
+    """Indices of the validation rows: whole groups of equal key, in key order, each only if it still fits.
+
+    A group that would take validation past `target` is left in train (and later, smaller groups may still
+    fit), so a question never straddles both sides and validation never outgrows its target.
+    """
+    groups: dict[str, list[int]] = {}
+    for key, _, i in keyed:
+        groups.setdefault(key, []).append(i)
+    picked: set[int] = set()
+    for group in groups.values():  # dicts keep insertion order: key order
+        if len(picked) >= target:
+            break
+        if len(picked) + len(group) <= target:
+            picked.update(group)
+    return picked
 
 
 def _file_sha(path: Path) -> str:
@@ -168,7 +193,7 @@ def load_snapshot(path_or_id: str | Path, root: str | Path = DEFAULT_ROOT) -> Sn
     info = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
     train = _read_split(folder / "train.jsonl")
     validation = _read_split(folder / "validation.jsonl")
-    actual = snapshot_id(train, validation, info["val_fraction"], info["seed"])
+    actual = snapshot_id(train, validation, info["val_fraction"], info["seed"], info.get("version", 1))
     if actual != info["id"] or folder.name != info["id"]:
         raise DataError(f"{folder}: the snapshot's files do not match its id {info['id']} (content hash "
                         f"{actual}); they were edited after it was made: make a new snapshot instead")

@@ -163,6 +163,18 @@ def _norm(text: str | None) -> str:
     return _SPACE.sub(" ", (text or "").strip().casefold()).rstrip(".")
 
 
+def question_key(example: Example) -> str:
+    """What makes two rows the same question: the earlier turns and the question, case and spacing folded.
+
+    Duplicates are flagged by it here, and `snapshot` splits by it, so a flagged duplicate never straddles
+    a train/validation split.
+
+    >>> question_key(Example("What is  2+2? ", "4")) == question_key(Example("what is 2+2?", "4"))
+    True
+    """
+    return _norm(" ".join([*(t["content"] for t in example.history), example.question]))
+
+
 def validate_file(path: str | Path, job: str = "reasoning") -> ValidationReport:
     """Check every row of a dataset for `job` (`reasoning` or `non_reasoning`); never stops early.
 
@@ -191,7 +203,7 @@ def validate_file(path: str | Path, job: str = "reasoning") -> ValidationReport:
             report.n_without_reasoning += 1
             if job == "reasoning":
                 report.problems.append(Issue(name, line_no, "reasoning", _why_not_steps(example)))
-        key = _norm(" ".join([*(t["content"] for t in example.history), example.question]))
+        key = question_key(example)
         if key in first_seen:
             report.problems.append(Issue(name, line_no, "question",
                                          f"duplicate question (first at line {first_seen[key]})", "warning"))

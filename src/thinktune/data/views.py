@@ -3,8 +3,9 @@
 The same `Example` rows feed both jobs, so a comparison of the two changes only the target:
 
 - `reasoning`: the system prompt asks for the `<think>`/`<answer>` format and the target is
-  `format.render_reasoning(example.reasoning, example.answer)`; a row without reasoning is an error,
-  because reasoning fine-tuning needs real step-by-step data.
+  `format.render_reasoning(example.reasoning, example.answer)`, with one outer `<think>…</think>` pair the
+  reasoning may already carry taken off first (so it is never wrapped twice); a row without reasoning is an
+  error, because reasoning fine-tuning needs real step-by-step data.
 - `non_reasoning`: the system prompt asks for the answer alone and the target is
   `format.render_direct(example.answer)`; any reasoning the row has is ignored.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Literal
 
 from thinktune import format as fmt
+from thinktune.data.readers import LOCATION_KEY, unwrap_think
 from thinktune.data.schema import Example
 
 Job = Literal["reasoning", "non_reasoning"]
@@ -30,9 +32,9 @@ JOBS: tuple[str, ...] = ("reasoning", "non_reasoning")
 
 
 def _where(example: Example) -> str:
-    """`file:line` (or the id) of an example, for error messages."""
+    """`file:line` of an example (`meta["location"]`, else `meta["source"]`, else its id), for error messages."""
     meta = example.meta or {}
-    return str(meta.get("source") or meta.get("id") or "<example>")
+    return str(meta.get(LOCATION_KEY) or meta.get("source") or meta.get("id") or "<example>")
 
 
 def prompt_messages(example: Example, job: Job) -> list[dict[str, str]]:
@@ -54,16 +56,17 @@ def to_view(example: Example, job: Job) -> tuple[list[dict[str, str]], str]:
 
     Raises:
         ValueError: `job` is unknown, or a reasoning job meets a row without reasoning (the message
-            names the row's `meta["source"]`).
+            names the row's `meta["location"]`, or `meta["source"]` without one).
     """
     reasoning = _is_reasoning(job)
     if reasoning:
-        if not example.has_reasoning:
+        thinking = unwrap_think(example.reasoning)
+        if not (thinking and thinking.strip()):
             raise ValueError(
                 f"{_where(example)}: a reasoning job needs step-by-step reasoning, but this row has none "
                 "(add a `reasoning` field, or train it as a non_reasoning job)"
             )
-        target = fmt.render_reasoning(example.reasoning, example.answer)
+        target = fmt.render_reasoning(thinking, example.answer)
     else:
         target = fmt.render_direct(example.answer)
     return prompt_messages(example, job), target

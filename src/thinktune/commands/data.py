@@ -74,7 +74,8 @@ def show(args) -> int:
     except ImportError:  # the views module is optional here: fall back to the plain fields
         to_view = None
     for example in examples:
-        print(f"=== {example.meta.get('source')}  (id {example.meta.get('id')})")
+        where = example.meta.get("location") or example.meta.get("source")
+        print(f"=== {where}  (id {example.meta.get('id')})")
         if to_view is None:
             _show_plain(example)
             continue

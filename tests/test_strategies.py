@@ -168,6 +168,18 @@ def test_adaptive_esc_window():
         make_strategy("adaptive", rule="nope")
 
 
+@pytest.mark.parametrize("options", [{"window": 0, "rule": "esc"}, {"batch": 0}, {"n": 0}])
+def test_adaptive_refuses_zero_sizes_instead_of_dividing_by_zero_or_looping(options):
+    from thinktune.inference.stopping import esc_stop, replay
+
+    with pytest.raises(ValueError, match="at least 1"):
+        make_strategy("adaptive", **options)
+    with pytest.raises(ValueError, match="at least 1"):
+        esc_stop(["1", "1"], window=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        replay(["1", "1"], batch=0)
+
+
 # ------------------------------------------------------------------------------------- beam search
 def _step_script(prompt: str, k: int) -> str:
     """Each step is 'good' or 'bad' (alternating per prompt); after two steps, answer by the path."""

@@ -51,6 +51,8 @@ def esc_stop(answers: Sequence[str | None], window: int = 4, mode: str = "math")
     >>> esc_stop(["1", "2", "3", "3", "3", "3", "3", "3"], window=4)
     True
     """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
     full = len(answers) // window * window
     if full == 0:
         return False
@@ -75,6 +77,8 @@ def replay(answers: Sequence[str | None], rule: str = "beta", *, batch: int = 1,
     >>> replay(["7", "7", "7", "7", "2", "7"], rule="beta")
     4
     """
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
     limit = len(answers) if max_samples is None else min(max_samples, len(answers))
     used = 0
     while used < limit:

@@ -222,6 +222,9 @@ class Adaptive(_Sampled):
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"unknown stopping rule {self.rule!r}; choose from {', '.join(RULES)}")
+        if self.n < 1 or self.batch < 1 or self.window < 1:
+            raise ValueError(f"adaptive needs n, batch and window of at least 1, got {self.n}, {self.batch}, "
+                             f"{self.window}")
 
     def run(self, engine: Engine, problems: Sequence[Problem], seed: int = 0) -> list[Outcome]:
         comps: list[list[Completion]] = [[] for _ in problems]

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     run, out = Path(args.run), Path(args.out)
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     report = (run / "report.md").read_text(encoding="utf-8")
-    commit = _git_commit()
+    commit = _git_commit(run)
     record = {
         "command": "bash scripts/install.sh && .venv/bin/thinktune compare   (the README's first command)",
         "date": datetime.date.today().isoformat(), "git_commit_of_run": commit,
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Quickstart: `thinktune compare` (no arguments), one measured run", "",
         f"Command: the README's first command on a fresh clone, `{record['command'].split('   ')[0]}`.",
         f"Machine: {args.machine}. Date {record['date']}, commit {commit}.",
-        f"Wall time of `thinktune compare`: {wall}. Written by `benchmarks/quickstart.py` from `{run}`.", "",
+        f"Wall time of `thinktune compare`: {wall}. Written by `benchmarks/quickstart.py` from `{run.parent.name}/{run.name}`.", "",
     ]
     for title in SECTIONS:
         lines += [_section(report, title).replace("tradeoff.png", "quickstart_tradeoff.png"), ""]
@@ -83,10 +83,11 @@ def _section(markdown: str, title: str) -> str:
     return markdown[start : end if end >= 0 else len(markdown)].rstrip()
 
 
-def _git_commit() -> str:
+def _git_commit(folder: Path) -> str:
+    """The commit of the checkout the run folder lives in (the code that made the run)."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -37,9 +37,9 @@ TASKS = {
 }
 READING = (
     "accuracy is the strict-contract metric (the <answer> block only); rewards/accuracy_any/mean is the reward "
-    "the run optimised (the <answer> block, else the last number in the text). The rewarded_empty alarm fires "
-    "by design with accuracy_any: it pays completions that have no <answer> block, which is exactly the "
-    "gameable shortcut the alarm exists to point out."
+    "the run optimised (the <answer> block, else the last number in the text). The monitor reads answers the "
+    "same way, so a right number without tags is not an 'empty answer' (until 2026-12-02 it was, and the "
+    "rewarded_empty alarm fired on every such completion)."
 )
 READING_SFT = (
     "accuracy is the strict-contract metric; rewards/accuracy/mean is the lenient contract's (the optimised "

@@ -93,6 +93,73 @@ def test_prompt_row_prefilled_think_ends_inside_the_thinking(tokenizer):
     assert row["prompt"].endswith("<|im_start|>assistant\n<think>\n")
 
 
+def test_prompt_row_does_not_open_think_twice_when_the_template_already_does():
+    class OpensThink:  # a Qwen3 / R1-distill style template
+        chat_template = "..."
+
+        def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
+            return "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n"
+
+    row = prompt_row(Example("q", "1"), prefill_with=OpensThink())
+    assert row["prompt"].count("<think>") == 1 and row["prompt"].endswith("<think>\n")
+
+
+# ------------------------------------------------------------------------------------- diagnostics
+def _monitor(tmp_path, rewards: dict[str, str]):
+    from thinktune.alarms import AlarmSettings
+    from thinktune.recipes.grpo import _MonitorBase
+    from thinktune.rewards import get_reward
+
+    names, kinds = list(rewards), list(rewards.values())
+    monitor = _MonitorBase(tmp_path / "m.jsonl", names, kinds, [1.0] * len(names), AlarmSettings(), prefilled=True)
+    return monitor, [monitor.wrap(get_reward(n, {"prefilled": True})) for n in names]
+
+
+def test_answers_the_bootstrap_reward_reads_are_not_counted_as_empty(tmp_path):
+    # accuracy_any pays "so it is 7" for reading the last number: that answer is not empty, nothing is hacked
+    monitor, funcs = _monitor(tmp_path, {"accuracy_any": "correctness", "format_strict": "format"})
+    prompts, completions = ["What is 3 + 4?"] * 4, ["so it is 7"] * 4
+    for f in funcs:
+        f(prompts, completions, answer=["7"] * 4)
+    d = monitor._diagnostics()
+    assert d["empty_answer_rate"] == 0.0 and d["empty_rewarded_rate"] == 0.0
+
+
+def test_format_rewards_alone_do_not_count_as_rewarding_empty_answers(tmp_path):
+    monitor, funcs = _monitor(tmp_path, {"tag_count": "format"})
+    prompts, completions = ["q"] * 2, ["x</think>\n<answer>\n</answer>"] * 2
+    for f in funcs:
+        assert f(prompts, completions) == [1.0, 1.0]
+    d = monitor._diagnostics()
+    assert d["empty_answer_rate"] == 1.0 and d["empty_rewarded_rate"] == 0.0  # no correctness reward at all
+
+
+def test_grpo_from_an_sft_lora_run_uses_the_sft_model_as_reference_and_saves_it_merged(tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from thinktune.models import tiny_model
+    from thinktune.recipes import sft
+    from thinktune.recipes.grpo import _starts_from_adapter, build_trainer
+    from thinktune.training import LoraSettings
+
+    base = tmp_path / "base"  # a base model in a folder, as `default` and every Hub model are
+    model, tok = tiny_model(seed=0)
+    model.save_pretrained(str(base))
+    tok.save_pretrained(str(base))
+    sft_run = sft.run(sft.SFTJobConfig(model=str(base), data="builtin:arith_sample", limit=4, val_fraction=0.0,
+                                       max_steps=1, batch_size=2, learning_rate=0.05, save_steps=0,
+                                       output_dir=str(tmp_path / "sft"), lora=LoraSettings(r=4, alpha=8)))
+    assert _starts_from_adapter(str(sft_run))  # the run folder stands for its final/ adapter
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    cfg = load_config(CONFIG_CLASS, None, [*SMOKE, f"model={sft_run}", "lora={enabled: false}", "beta=0.1",
+                                           f"output_dir={tmp_path / 'grpo'}"])
+    trainer, _ = build_trainer(cfg)
+    reference = AutoModelForCausalLM.from_pretrained(str(tmp_path / "grpo" / "reference"))
+    policy = dict(trainer.model.named_parameters())
+    assert all(torch.equal(p, policy[n]) for n, p in reference.named_parameters())  # the merged SFT model
+
+
 def test_unknown_task_is_a_config_error():
     from thinktune.recipes.grpo import build_dataset
 

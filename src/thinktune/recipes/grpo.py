@@ -166,12 +166,14 @@ def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
     model, tokenizer = load_model(cfg.model)
     dataset = build_dataset(cfg, tokenizer)
     prefilled = cfg.prefill_think or template_prefills_think(tokenizer)
-    if _is_peft(model):  # an SFT LoRA run: bake its adapter in, then train a fresh one (or all weights)
+    from_adapter = _is_peft(model)
+    if from_adapter:  # an SFT LoRA run: bake its adapter in, then train a fresh one (or all weights)
         model = model.merge_and_unload()
     peft_config = cfg.lora.to_peft()
     out = Path(cfg.output_dir)
     if cfg.beta > 0 and peft_config is None:
-        _make_reference_loadable(model, tokenizer, out / "reference")
+        # the KL reference must be the merged SFT model, not the base its config still names
+        _make_reference_loadable(model, tokenizer, out / "reference", force=from_adapter)
 
     try:
         defaults = {"max_length": cfg.max_completion_length, "prefilled": prefilled}
@@ -260,7 +262,9 @@ def prompt_row(example: Any, system_prompt: str | None = None, prefill_with: Any
     messages = [system, *example.history, user]
     prompt: Any = messages
     if prefill_with is not None:
-        prompt = render_prompt(prefill_with, messages) + THINK_OPEN + "\n"
+        prompt = render_prompt(prefill_with, messages)
+        if not prompt.rstrip().endswith(THINK_OPEN):  # a template that opens <think> itself (Qwen3, R1 distills)
+            prompt += THINK_OPEN + "\n"
     return {
         "prompt": prompt,
         "question": example.question,
@@ -279,6 +283,7 @@ class _MonitorBase:
         self.path, self.names, self.settings, self.prefilled = path, names, settings, prefilled
         self.samples = samples
         self.kinds = dict(zip(names, kinds, strict=True))
+        self.fallback_reader = "accuracy_any" in names
         self.weights = dict(zip(names, weights, strict=True))
         self.batches: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
@@ -346,7 +351,7 @@ class _MonitorBase:
             })
 
     def _diagnostics(self) -> dict[str, Any]:
-        from thinktune.format import parse
+        from thinktune.format import best_answer, parse
         from thinktune.rewards.accuracy import score_completion
         from thinktune.rewards.columns import completion_text, example_at, restore_think, text_of
 
@@ -355,8 +360,8 @@ class _MonitorBase:
             cols = batch["columns"]
             for i, completion in enumerate(batch["completions"]):
                 text = restore_think(completion_text(completion), self.prefilled)
-                parsed = parse(text)
-                answers.append(parsed.answer)
+                # read the answer as the correctness reward did: `accuracy_any` falls back to the last number
+                answers.append(best_answer(text) if self.fallback_reader else parse(text).answer)
                 prompts.append(text_of(batch["prompts"][i]))
                 well_formed.append(parse(text, strict=True).well_formed)
                 example = example_at(i, cols)
@@ -371,7 +376,8 @@ class _MonitorBase:
         return diag
 
     def _correctness(self, rewards: dict[str, list], i: int) -> float | None:
-        names = [n for n in rewards if self.kinds.get(n) == "correctness"] or list(rewards)
+        """The weighted correctness reward of completion `i`; None when no correctness reward is configured."""
+        names = [n for n in rewards if self.kinds.get(n) == "correctness"]
         values = [self.weights.get(n, 1.0) * rewards[n][i] for n in names if rewards[n][i] is not None]
         return sum(values) if values else None
 
@@ -394,16 +400,31 @@ def GRPOMonitor(path: Path, names: list[str], kinds: list[str], weights: list[fl
 
 
 # ---------------------------------------------------------------------------------------------- saving
-def _make_reference_loadable(model: Any, tokenizer: Any, folder: Path) -> None:
-    """Save an in-process model (e.g. `tiny`) so TRL can load the KL reference from its config path."""
+def _make_reference_loadable(model: Any, tokenizer: Any, folder: Path, force: bool = False) -> None:
+    """Save the starting model to `folder` so TRL can load the KL reference from its config path.
+
+    Skipped when the config already names a folder holding these weights, unless `force`: a model merged
+    from an adapter still names the adapter's base, which is not the model being trained.
+    """
     name = getattr(model.config, "_name_or_path", "") or ""
-    if name and (Path(name) / "config.json").is_file():
+    if name and (Path(name) / "config.json").is_file() and not force:
         return
     if folder.exists():
         shutil.rmtree(folder)
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     model.config._name_or_path = str(folder)
+
+
+def _starts_from_adapter(spec: str) -> bool:
+    """True when the model spec (a folder, or a thinktune run folder standing for its `final/`) is an adapter."""
+    from thinktune.models import resolve_spec
+
+    try:
+        path, _ = resolve_spec(spec)
+    except (FileNotFoundError, OSError):
+        return False
+    return (Path(path) / "adapter_config.json").is_file()
 
 
 def _is_peft(model: Any) -> bool:
@@ -423,7 +444,7 @@ def save_final(trainer: Any, cfg: GRPOJobConfig, folder: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     model = trainer.model
-    if _is_peft(model) and (Path(cfg.model).expanduser() / "adapter_config.json").is_file():
+    if _is_peft(model) and _starts_from_adapter(cfg.model):
         model = model.merge_and_unload()
     model.save_pretrained(str(folder))
     trainer.processing_class.save_pretrained(str(folder))

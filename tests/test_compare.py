@@ -121,6 +121,31 @@ def test_a_second_run_resumes_and_a_changed_setting_reruns_only_its_phases(run):
     assert {r["name"]: r for r in again.rows}["non_reasoning"]["output_tokens_mean"] <= 6
 
 
+def test_phase_keys_follow_what_each_phase_depends_on(tmp_path):
+    from thinktune.compare.compare import Phase, data_key, sft_config, train_key
+    from thinktune.training import LoraSettings
+
+    def fingerprints(**changes):
+        cfg = CompareConfig(**{**SMALL, **changes}, output_dir=str(tmp_path))
+        data = Phase("data", tmp_path / "data", data_key(cfg))
+        base = sft_config(cfg, tmp_path / "data" / "train.jsonl", tmp_path)
+        return data.fingerprint(), Phase("t", tmp_path, train_key(base, data.fingerprint(), "reasoning")).fingerprint()
+
+    d0, t0 = fingerprints()
+    for changed in ({"train_rows": 8}, {"task_options": {"digits": 3, "operators": "+"}}, {"mix_values": [1, 2]}):
+        d, t = fingerprints(**changed)
+        assert d != d0 and t != t0, changed  # other training data: the variants are trained again
+    assert fingerprints(steps=3)[0] == d0 and fingerprints(steps=3)[1] != t0
+    assert fingerprints(lora=LoraSettings(enabled=False, r=4)) == (d0, t0)  # rank is moot for a full fine-tune
+    # a user's file: its content counts, the generator's settings do not
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"question": "q", "answer": "1", "reasoning": "r"}\n')
+    u0 = fingerprints(data=str(path))
+    assert fingerprints(data=str(path), mix_values=[1, 2]) == u0
+    path.write_text('{"question": "q", "answer": "2", "reasoning": "r"}\n')
+    assert fingerprints(data=str(path))[0] != u0[0]
+
+
 def test_config_errors_are_one_line(tmp_path, capsys):
     from thinktune.cli import main
 

@@ -330,7 +330,7 @@ def row_from_eval(spec: EvalSpec, metrics: dict[str, Any]) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- routers
 def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The hybrid-router rows, computed from the per-question records (no generation is repeated)."""
-    from thinktune.compare.router import agreement, cross_fit_scores, simulate_router
+    from thinktune.compare.router import agreement, at_least, cross_fit_scores, simulate_router
     from thinktune.verify import normalize
 
     # Records carry `latency_s` (its batch's wall time: when the answer arrived) and `wall_share_s` (its share
@@ -343,7 +343,7 @@ def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, 
         for rec in samples:
             answers = list(rec["answers"])
             share, idx = agreement(answers)
-            hard.append(1.0 - share >= cfg.agreement_threshold)
+            hard.append(at_least(1.0 - share, cfg.agreement_threshold))
             # An easy question is answered with the majority sample, already paid for in the overhead.
             ok = idx is not None and rec["verdicts"][idx] >= 1.0
             strict = ok and rec["well_formed"][idx] and normalize(rec["strict_answers"][idx]) == normalize(answers[idx])
@@ -356,7 +356,7 @@ def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, 
     if "classifier" in cfg.routers:
         wrong = [not float(r["correct_strict"]) >= 1.0 for r in direct]
         scores = cross_fit_scores([ex.question for ex in test], wrong, seed=cfg.seed)
-        row = simulate_router(direct, reasoning, [s >= cfg.classifier_threshold for s in scores])
+        row = simulate_router(direct, reasoning, [at_least(s, cfg.classifier_threshold) for s in scores])
         rows.append(_router_row("router_classifier", "router (classifier)", row))
     return rows
 
@@ -397,6 +397,26 @@ def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any
     return Path(md), write_html(out / "report.html", title, extra, runs)
 
 
+# ------------------------------------------------------------------------------------------ phase keys
+def data_key(cfg: CompareConfig) -> dict[str, Any]:
+    """What the data phase's output depends on: the user's file (by content) or the generator's settings."""
+    key: dict[str, Any] = {"train_rows": cfg.train_rows, "eval_questions": cfg.eval_questions, "seed": cfg.seed}
+    if cfg.data:
+        path = Path(cfg.data).expanduser()
+        content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return {**key, "data": cfg.data, "data_sha256": content}  # an edited file is new data
+    return {**key, "task": cfg.task, "task_options": cfg.task_options, "mix_key": cfg.mix_key,
+            "mix_values": cfg.mix_values}
+
+
+def train_key(base: Any, data_fingerprint: str, job: str) -> dict[str, Any]:
+    """What a variant's training depends on: the data phase's output and the SFT settings that matter."""
+    settings = {k: v for k, v in to_dict(base).items() if k not in ("job", "output_dir", "data")}
+    if not base.lora.enabled:
+        settings["lora"] = {"enabled": False}  # LoRA's rank and the like do not touch a full fine-tune
+    return {**settings, "data_phase": data_fingerprint, "job": job}
+
+
 # ----------------------------------------------------------------------------------------- the pipeline
 def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> CompareResult:
     """Run (or resume) the whole comparison; see the module docstring."""
@@ -412,8 +432,7 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     progress = Progress(1 + len(JOBS) + specs_count + 1, cfg.progress, echo)
 
     # 1. data: one training set for both variants, one held-out set for every row --------------------
-    data = Phase("data", out / "data", {k: v for k, v in to_dict(cfg).items() if k in (
-        "data", "task", "task_options", "mix_key", "mix_values", "train_rows", "eval_questions", "seed")})
+    data = Phase("data", out / "data", data_key(cfg))
     t0 = progress.start("data: the training rows and the held-out questions", data.done())
     if not data.done():
         data.begin()
@@ -426,11 +445,10 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
 
     # 2. train both variants with one budget ---------------------------------------------------------
     base = sft_config(cfg, data.folder / "train.jsonl", out)
-    shared = {k: v for k, v in to_dict(base).items() if k not in ("job", "output_dir")}
     variants: dict[str, Path] = {}
     trained: dict[str, Phase] = {}
     for job in JOBS:
-        phase = Phase(f"train_{job}", out / "variants" / job, {"data": data.fingerprint(), **shared, "job": job})
+        phase = Phase(f"train_{job}", out / "variants" / job, train_key(base, data.fingerprint(), job))
         t0 = progress.start(f"train the {job.replace('_', '-')} variant ({cfg.steps} steps)", phase.done())
         if not phase.done():
             phase.begin()
@@ -468,7 +486,7 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     t0 = progress.start("hybrid-router rows, recommendation and report")
     rows += router_rows(cfg, test, evals)
     rec = recommend(rows, routers=[r["name"] for r in rows if r["kind"] == "router"])
-    md, html_path = write_compare_report(cfg, out, rows, evals, rec, _notes(cfg, test, rows))
+    md, html_path = write_compare_report(cfg, out, rows, evals, rec, _notes(cfg, test, rows, data.info().get("train")))
     phase_seconds["report"] = time.perf_counter() - t0
     write_json(out / "results.json", {
         "config": to_dict(cfg), "rows": rows,
@@ -487,9 +505,9 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     return CompareResult(rows, rec, out, md, html_path, variants, phase_seconds)
 
 
-def _notes(cfg: CompareConfig, test: list[Any], rows: list[dict[str, Any]]) -> list[str]:
+def _notes(cfg: CompareConfig, test: list[Any], rows: list[dict[str, Any]], n_train: int | None) -> list[str]:
     notes = [
-        f"Both variants: {cfg.steps} steps × batch {cfg.batch_size} on the same {cfg.train_rows} rows, "
+        f"Both variants: {cfg.steps} steps × batch {cfg.batch_size} on the same {n_train or cfg.train_rows} rows, "
         f"lr {cfg.learning_rate:g}, " + (f"LoRA r={cfg.lora.r}" if cfg.lora.enabled else "full fine-tune")
         + f", seed {cfg.seed}; evaluated greedily on the same {len(test)} held-out questions.",
         "tokens/q = output tokens per question (for routers, including the samples that estimate difficulty); "

@@ -48,6 +48,16 @@ def test_format_conversion_leans_non_reasoning():
     assert [s["scenario"] for s in advice.signals["scenarios"]] == ["format conversion"]
 
 
+@pytest.mark.parametrize("description", [
+    "step-by-step maths word problems; our dataset is a JSONL file",  # JSONL is not format conversion
+    "a moderately complex multi-step planning assistant",  # "moderately" is not content moderation
+])
+def test_incidental_words_do_not_trigger_other_scenarios(description):
+    names = [s["scenario"] for s in scenario_signals(description)]
+    assert "format conversion" not in names and "simple classification" not in names
+    assert advise(description).recommendation == "reasoning"
+
+
 def test_every_scenario_has_a_description_that_matches_only_it():
     # Guards the phrase tables against one scenario swallowing another's description.
     for description, _, scenario in EIGHT:
@@ -172,3 +182,10 @@ def test_measurement_replaces_the_rule_of_thumb():
     close = [dict(rows[0], strict_accuracy=0.30), dict(rows[1], strict_accuracy=0.26)]
     weak = advise_from_measurement(close)
     assert weak.recommendation == "non_reasoning" and weak.confidence < 0.9
+
+
+def test_cli_refuses_set_without_measure(capsys):
+    from thinktune.cli import main
+
+    assert main(["advise", "--describe", "maths tutor", "--set", "nonsense_key=1"]) == 2
+    assert "--set configures the comparison that --measure runs" in capsys.readouterr().err

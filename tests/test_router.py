@@ -156,3 +156,18 @@ def test_engine_model_asks_in_the_job_format_and_samples_only_for_n_above_one():
     assert prompts[0][0] == {"role": "system", "content": DIRECT_SYSTEM_PROMPT}
     assert params.temperature == 0 and params.max_new_tokens == 16
     assert len(model(["q"], 3)[0]) == 3 and seen[1][1].temperature > 0
+
+
+def test_agreement_threshold_is_exact_despite_float_error():
+    from thinktune.compare.router import agreement, at_least
+
+    share, _ = agreement(["4", "4", "4", "4", "5"])  # one of five disagrees: a disagreement of exactly 0.2
+    assert 1.0 - share < 0.2  # the premise: float error puts it just below
+    assert at_least(1.0 - share, 0.2) and not at_least(1.0 - share, 0.21)
+
+
+def test_accuracy_by_difficulty_keeps_partial_credit():
+    from thinktune.compare.report import by_difficulty
+
+    recs = {"r": [{"difficulty": "ops=1", "correct_strict": 0.5}, {"difficulty": "ops=1", "correct_strict": 0.0}]}
+    assert by_difficulty(recs)[1] == {"r": {"ops=1": 0.25}}

@@ -30,6 +30,8 @@ def main(args) -> int:
 
     if not (args.describe or args.data or args.measure):
         raise UserError("give --describe TEXT and/or --data FILE (and --measure to run a comparison)")
+    if args.overrides and not args.measure:
+        raise UserError("--set configures the comparison that --measure runs; add --measure or drop --set")
     if args.measure:
         from thinktune.compare.compare import CompareConfig, run_compare
         from thinktune.config import load_config

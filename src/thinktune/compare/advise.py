@@ -46,7 +46,8 @@ from thinktune.verify import to_number
 Recommendation = Literal["reasoning", "non_reasoning", "hybrid"]
 
 DECISIVE_MARGIN = 0.34
-"""|margin| needed to leave the hybrid path: the winning side must hold two thirds of the evidence."""
+"""|margin| needed to leave the hybrid path: the winning side must hold more than two thirds of the evidence
+(2 : 1 is a margin of exactly 1/3, which stays hybrid)."""
 MIN_REASONING_FRACTION = 0.5
 """Below this fraction of rows with real traces, reasoning SFT is short of data."""
 
@@ -107,14 +108,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "simple classification", "non_reasoning", 1.5,
-        (r"classif\w+", r"sentiment", r"moderat\w+", r"categori[sz]\w*", r"labell?(ing|s)?\b", r"tagging",
+        (r"classif\w+", r"sentiment", r"moderation", r"content moderat\w*", r"categori[sz]\w*", r"labell?(ing|s)?\b", r"tagging",
          r"intent (detection|recognition|classification)", r"spam", r"named[- ]entit\w+", r"\bner\b",
          r"topic (detection|labell?ing)", r"yes/no", r"keyword extraction"),
         "a label is pattern-matching; thinking rarely changes it",
     ),
     Scenario(
         "format conversion", "non_reasoning", 1.0,
-        (r"convert\w*", r"conversion", r"reformat\w*", r"json", r"csv", r"xml", r"yaml", r"transform\w* (data|text|records)",
+        (r"convert\w*", r"conversion", r"reformat\w*", r"\bjson\b", r"\bcsv\b", r"xml", r"yaml", r"transform\w* (data|text|records)",
          r"data transformation", r"extract\w* (fields|structured)", r"structured (output|data)", r"schema"),
         "a fixed mapping from input to output needs no deliberation",
     ),

@@ -92,13 +92,13 @@ def by_difficulty(records: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[l
     groups: list[str] = []
     table: dict[str, dict[str, float]] = {}
     for name, recs in records.items():
-        counts: dict[str, list[int]] = {}
+        counts: dict[str, list[float]] = {}
         for r in recs:
             g = r.get("difficulty")
             if g is None:
                 continue
-            counts.setdefault(str(g), [0, 0])
-            counts[str(g)][0] += int(bool(r["correct_strict"]))
+            counts.setdefault(str(g), [0.0, 0])
+            counts[str(g)][0] += float(r["correct_strict"] or 0.0)  # partial credit counts as itself
             counts[str(g)][1] += 1
         if counts:
             table[name] = {g: ok / n for g, (ok, n) in counts.items()}

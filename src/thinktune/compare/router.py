@@ -83,6 +83,11 @@ def agreement(answers: Sequence[str | None], mode: str = "math") -> tuple[float,
     return count / len(keys), keys.index(top)
 
 
+def at_least(score: float, threshold: float) -> bool:
+    """`score >= threshold`, allowing for float error: 1 - 4/5 is 0.19999999999999996, which is 1 in 5."""
+    return score >= threshold - 1e-9
+
+
 @dataclass
 class AgreementDifficulty:
     """Difficulty = disagreement among `k` samples of the direct model (see the module docstring)."""
@@ -283,7 +288,7 @@ class HybridRouter:
     def __call__(self, questions: Sequence[str]) -> list[Routed]:
         questions = list(questions)
         est = self.difficulty(questions)
-        hard = [s >= self.threshold for s in est.scores]
+        hard = [at_least(s, self.threshold) for s in est.scores]
         spent = [sum(r.tokens for r in rs) for rs in est.replies] if est.replies else [0] * len(questions)
         waited = [sum(r.seconds for r in rs) for rs in est.replies] if est.replies else [0.0] * len(questions)
         # An easy query that the agreement samples already answered keeps their majority reply.

@@ -64,6 +64,23 @@ def test_folder_without_config_is_refused(tmp_path):
 
 def test_hub_ids_pass_through_untouched():
     assert resolve_spec("Qwen/Qwen2.5-3B-Instruct") == ("Qwen/Qwen2.5-3B-Instruct", {})
+    # the default model's own Hub id means the Hub's weights, not the embedded Q4_1 copy
+    assert resolve_spec("HuggingFaceTB/SmolLM2-135M-Instruct") == ("HuggingFaceTB/SmolLM2-135M-Instruct", {})
+
+
+def test_tiny_honours_dtype_and_an_adapter_without_tokenizer_files_finds_its_bases(tmp_path):
+    import json
+
+    import torch
+
+    from thinktune.models import load_model, load_tokenizer
+
+    model, _ = load_model("tiny", dtype="bfloat16", device="cpu")
+    assert next(model.parameters()).dtype == torch.bfloat16
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "tiny"}))
+    assert len(load_tokenizer(str(folder))) == len(load_tokenizer("tiny"))  # "tiny" is a spec, not a Hub id
 
 
 @pytest.mark.default_model

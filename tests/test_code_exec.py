@@ -192,6 +192,27 @@ def test_writing_outside_the_folder_is_refused_by_the_audit_hook(tmp_path):
     assert not target.exists()
 
 
+def test_a_database_outside_the_folder_is_refused_and_one_in_memory_works(tmp_path):
+    target = tmp_path / "escaped.db"
+    run = run_python(f"import sqlite3\nsqlite3.connect({str(target)!r})\n", tests=["assert True"], limits=FAST)
+    assert "code PermissionError" in run.markers and not target.exists()
+    ok = run_python("import sqlite3\ndb = sqlite3.connect(':memory:')\n", tests=["assert db.execute('select 1')"],
+                    limits=FAST)
+    assert "test 0 pass" in ok.markers
+
+
+@needs_nobody
+def test_a_private_tmpdir_does_not_lock_nobody_out(tmp_path, monkeypatch):
+    import tempfile
+
+    private = tmp_path / "private"
+    (private / "tmp").mkdir(parents=True)
+    private.chmod(0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private / "tmp"))
+    report = run_tests("def f():\n    return 1\n", ["assert f() == 1"], limits=FAST)
+    assert report.passed == 1, report
+
+
 @needs_nobody
 def test_as_nobody_the_os_refuses_writes_to_our_files_without_the_hook(tmp_path):
     # Documented limit: world-writable places such as /tmp stay writable for `nobody` without the hook.

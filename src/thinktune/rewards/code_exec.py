@@ -32,8 +32,9 @@ What it does NOT protect against — do not run code from untrusted *people* wit
 - As `nobody`, world-writable places (`/tmp`, `/dev/shm`) are writable at the OS level; only the audit
   hook refuses Python-level writes there. Without the `nobody` layer the code can write wherever the
   running user can, except through Python calls the hook sees.
-- Audit hooks see only Python-level calls: C extensions already loaded (e.g. numpy) and anything that
-  reaches raw syscalls bypass them. A completion that deliberately introspects the harness can forge a
+- Audit hooks see only Python-level calls, and only those CPython raises events for: `os.mkfifo` and
+  `os.mknod` raise none (so as `nobody` they can create files in `/tmp`), C extensions already loaded
+  (e.g. numpy) and anything that reaches raw syscalls bypass them. A completion that deliberately introspects the harness can forge a
   pass. Disk use inside the folder is bounded per file (`RLIMIT_FSIZE`), not in total.
 - Resource exhaustion below the limits (e.g. 16 processes × the memory limit when the audit hook is
   bypassed) is possible; `RLIMIT_NPROC` counts every process of the user, so under the plain layer a
@@ -153,10 +154,13 @@ def run_python(code: str, *, stdin: str = "", tests: list[str] | None = None, li
     """
     nonce = secrets.token_hex(16)
     prefix, drop_to_nobody = isolation_command()
-    with tempfile.TemporaryDirectory(prefix="thinktune-exec-") as tmp:
+    # `nobody` must be able to reach both folders: a $TMPDIR inside a private (0700) folder would make
+    # every run fail with "Permission denied", so they go under /tmp then.
+    root = "/tmp" if drop_to_nobody and os.path.isdir("/tmp") else None
+    with tempfile.TemporaryDirectory(prefix="thinktune-exec-", dir=root) as tmp:
         work = Path(tmp)
         (work / "solution.py").write_text(code, encoding="utf-8")
-        harness = Path(tempfile.mkdtemp(prefix="thinktune-harness-"))  # outside the working directory
+        harness = Path(tempfile.mkdtemp(prefix="thinktune-harness-", dir=root))  # outside the working directory
         try:
             (harness / "harness.py").write_text(_HARNESS, encoding="utf-8")
             os.chmod(harness, 0o755)
@@ -348,6 +352,9 @@ def _make_hook(work):
             writing = any(c in str(mode) for c in "wax+") or flags & write_flags
             if writing and not inside(path):
                 raise PermissionError("sandbox: writing outside the working directory is not allowed")
+        elif event == "sqlite3.connect" and args and str(args[0]) not in ("", ":memory:") \
+                and not str(args[0]).startswith("file::memory:") and not inside(args[0]):
+            raise PermissionError("sandbox: a database outside the working directory is not allowed")
         elif event in path_events:
             for k in path_events[event]:
                 if k < len(args) and not inside(args[k]):

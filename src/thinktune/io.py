@@ -10,13 +10,41 @@ from typing import Any
 
 
 def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
-    """Append one JSON row and flush it to disk, so a killed process loses at most the row in flight."""
+    """Append one JSON row and flush it to disk, so a killed process loses at most the row in flight.
+
+    A torn last line (a process killed mid-write) is cut off first, so the new row starts a line of its own
+    instead of being glued to the fragment (and then unreadable).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _drop_torn_tail(path)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Truncate `path` back to its last newline when its last line is unfinished."""
+    if not path.is_file():
+        return
+    with path.open("rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        keep = 0
+        for start in range(size, 0, -65536):  # find the last newline, reading backwards in blocks
+            lo = max(0, start - 65536)
+            f.seek(lo)
+            block = f.read(start - lo)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                keep = lo + nl + 1
+                break
+        f.truncate(keep)
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -121,6 +121,24 @@ def test_cot_records_the_prompt_it_sent_and_reads_in_the_reasoning_format():
     assert result.metrics["format_rate"] == 1.0 and result.metrics["strict_accuracy"] == 1.0
 
 
+def test_dtype_is_part_of_the_run_and_refused_where_it_cannot_apply(tmp_path):
+    evaluate(ScriptedEngine(oracle_ish), examples()[:2], "greedy", out_dir=tmp_path, progress=False)
+    assert json.loads((tmp_path / "run.json").read_text())["dtype"] == "float32"
+    with pytest.raises(ValueError, match="applies to models the hf engine loads"):
+        evaluate(ScriptedEngine(oracle_ish), examples()[:2], "greedy", dtype="bfloat16", progress=False)
+    with pytest.raises(ValueError, match="different settings .*dtype"):
+        evaluate("tiny", examples()[:2], "greedy", dtype="bfloat16", out_dir=tmp_path, progress=False)
+
+
+def test_labels_with_pipes_keep_the_markdown_table_aligned(tmp_path):
+    import re
+
+    evaluate(ScriptedEngine(oracle_ish), examples()[:2], "greedy", out_dir=tmp_path, progress=False, label="A|B <x>")
+    table = [ln for ln in (tmp_path / "report.md").read_text().splitlines() if ln.startswith("|")]
+    widths = {len(re.findall(r"(?<!\\)\|", ln)) for ln in table}
+    assert len(table) >= 3 and len(widths) == 1
+
+
 def test_resume_refuses_saved_answers_to_a_changed_example(tmp_path):
     # the same ids with another gold (say, other task options) must not reuse the saved verdicts
     evaluate(ScriptedEngine(oracle_ish), examples(), "greedy", batch_size=2, out_dir=tmp_path, progress=False)

@@ -98,11 +98,6 @@ def main(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    model = args.model
-    if args.dtype != "float32" and args.engine in (None, "hf") and not args.model.startswith(("http://", "https://")):
-        from thinktune.inference import make_engine
-
-        model = make_engine(args.model, "hf", dtype=args.dtype)
     try:
         examples = load_task(args.task, split=args.split, n=args.limit, seed=args.seed,
                              **parse_options(args.task_options, "--task-option"))
@@ -114,7 +109,7 @@ def main(args) -> int:
         raise UserError(f"task {args.task!r} gave no questions")
     out = args.out or default_out(args.model, args.task, args.strategy, args.direct)
     try:
-        result = evaluate(model, examples, args.strategy, reasoning=not args.direct,
+        result = evaluate(args.model, examples, args.strategy, dtype=args.dtype, reasoning=not args.direct,
                           max_new_tokens=args.max_new_tokens, n=args.n, out_dir=out, engine=args.engine,
                           seed=args.seed, batch_size=args.batch_size, progress=not args.no_progress,
                           label=args.label or f"{args.model}/{args.strategy}", **options)

@@ -140,6 +140,7 @@ def evaluate(
     batch_size: int = 8,
     progress: bool = True,
     label: str | None = None,
+    dtype: str = "float32",
     **strategy_options: Any,
 ) -> EvalResult:
     """Ask every example, score the answers, and summarise accuracy with what it cost.
@@ -159,6 +160,7 @@ def evaluate(
         batch_size: questions per strategy call.
         progress: show a progress bar.
         label: the run's name in reports (default: `<model>/<strategy>`).
+        dtype: weights of a model the harness loads itself (`hf` engine): `float32`, `bfloat16`, `float16`.
         **strategy_options: the strategy's own options (e.g. `scorer="logprob"`, `rule="esc"`).
     """
     strat, strat_name = resolve_strategy(strategy, n, max_new_tokens, strategy_options)
@@ -167,8 +169,12 @@ def evaluate(
     label = label or f"{model_name}/{strat_name}"
     config = {
         "model": str(model_name), "strategy": strat_name, "options": _options(strat), "reasoning": reasoning, "max_new_tokens": max_new_tokens,
-        "seed": seed, "label": label, "engine": engine,
+        "seed": seed, "label": label, "engine": engine, "dtype": dtype,
     }
+    if dtype != "float32" and not (isinstance(model, str) and engine in (None, "hf")
+                                   and not model.startswith(("http://", "https://"))):
+        raise ValueError(f"dtype={dtype} applies to models the hf engine loads from a spec; "
+                         "a server, vLLM, llama.cpp or an already loaded model keeps its own weights")
     ids = [example_id(ex) for ex in examples]
     if len(set(ids)) != len(ids):
         raise ValueError("examples have duplicate ids (meta['id'] or identical questions); make them unique")
@@ -185,7 +191,7 @@ def evaluate(
             _check_same_examples(samples_path, done, dict(zip(ids, examples, strict=True)))
     todo = [(i, ex) for i, ex in zip(ids, examples, strict=True) if i not in done]
 
-    eng = make_engine(model, engine) if todo else None
+    eng = (make_engine(model, engine, **({"dtype": dtype} if dtype != "float32" else {}))) if todo else None
     bar = _progress(len(examples), len(done), label, progress)
     try:
         for start in range(0, len(todo), batch_size):
@@ -295,8 +301,8 @@ def _check_run_config(path: Path, config: dict[str, Any]) -> None:
     if not path.is_file():
         return
     old = json.loads(path.read_text(encoding="utf-8"))
-    keys = ("model", "strategy", "options", "reasoning", "max_new_tokens", "seed")
-    diff = [k for k in keys if old.get(k) != config.get(k)]
+    keys = ("model", "strategy", "options", "reasoning", "max_new_tokens", "seed", "dtype")
+    diff = [k for k in keys if old.get(k, "float32" if k == "dtype" else None) != config.get(k)]  # older runs: fp32
     if diff:
         raise ValueError(f"{path.parent}: holds a run with different settings ({', '.join(diff)}); "
                          f"resume with the same settings or choose another output folder")

@@ -84,7 +84,8 @@ def majority_correct(answers: Sequence[str | None], verdicts: Sequence[float], m
 
 def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """Every reported number from the records (see `evaluation.harness` for the record fields); a number
-    that cannot be measured is None."""
+    that cannot be measured is None or absent (with no records, only `n_questions` is there; pass@k / maj@k
+    only when every question has the same number of independent samples)."""
     m: dict[str, float] = {"n_questions": len(records)}
     if not records:
         return m

@@ -51,9 +51,14 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    """A Markdown table; `|` and line breaks inside cells (a run's label) are escaped so columns stay aligned."""
+    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
 
 
 def _figure(width: float = 6.4, height: float = 4.0) -> Any:

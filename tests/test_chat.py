@@ -49,6 +49,12 @@ def test_reply_is_split_into_thinking_and_answer(tokenizer, completion, thinking
     assert reply.tokens == model.completion.shape[1]  # the eos token counts as generated
 
 
+def test_a_direct_reply_is_well_formed_in_direct_mode(tokenizer):
+    reply = chat((ScriptedModel(tokenizer, "<answer>\n42\n</answer>"), tokenizer), "6 * 7?", reasoning=False)
+    assert reply.answer == "42" and reply.well_formed
+    assert not chat((ScriptedModel(tokenizer, WELL), tokenizer), "q", reasoning=False).well_formed
+
+
 @pytest.mark.parametrize(("reasoning", "system"), [(True, fmt.REASONING_SYSTEM_PROMPT),
                                                    (False, fmt.DIRECT_SYSTEM_PROMPT)])
 def test_prompt_has_the_job_system_prompt_and_the_history(tokenizer, reasoning, system):
@@ -89,8 +95,11 @@ def test_tiny_model_generates_within_the_budget(tiny):
     [
         (Reply("a\nb", "7", WELL, True, 9), ["thinking:", "  a", "  b", "answer: 7"]),
         (Reply(None, "7", "<answer>7</answer>", False, 3),
-         ["answer: 7", "(the reply did not follow the <think>/<answer> format exactly)"]),
+         ["answer: 7", "(the reply did not follow the expected format exactly)"]),
         (Reply(None, None, "no idea", False, 2), ["answer: (none; the raw reply follows)", "no idea"]),
+        # cut off while thinking: the thinking is shown once, not again as the raw reply
+        (Reply("6 * 7 is", None, "<think>\n6 * 7 is", False, 4),
+         ["thinking:", "  6 * 7 is", "answer: (none; the reply ended inside its thinking)"]),
     ],
 )
 def test_format_reply(reply, lines):
@@ -135,3 +144,23 @@ def test_cli_asks_in_the_format_the_run_was_trained_for(tmp_path, tiny, monkeypa
     assert cli.main(["chat", str(tmp_path / "run"), "-m", "What is 2 + 3?", *flags]) == 0
     assert seen["reasoning"] is reasoning
     assert "answer: 5" in capsys.readouterr().out
+
+
+def test_cli_history_carries_answers_never_raw_thinking(monkeypatch, capsys):
+    import builtins
+
+    import thinktune.chat
+
+    replies = iter([Reply("6 * 7 is", None, "<think>\n6 * 7 is", False, 4),  # cut off while thinking
+                    Reply("x", "9", "<think>\nx\n</think>\n<answer>\n9\n</answer>", True, 9)])
+    histories = []
+
+    def fake_chat(pair, message, history=None, **kwargs):
+        histories.append([dict(t) for t in history])
+        return next(replies)
+
+    monkeypatch.setattr(thinktune.chat, "chat", fake_chat)
+    lines = iter(["What is 6 * 7?", "And 3 * 3?", ""])
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(lines))
+    assert cli.main(["chat", "tiny"]) == 0
+    assert histories[1] == [{"role": "user", "content": "What is 6 * 7?"}, {"role": "assistant", "content": ""}]

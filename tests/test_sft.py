@@ -138,6 +138,8 @@ def test_reasoning_tokens_lora_merge_and_export(tmp_path):
     assert (tmp_path / "exported" / "config.json").is_file()
     assert not (tmp_path / "exported" / "adapter_config.json").exists()
     assert cli.main(["export", str(out), "--out", str(tmp_path / "exported")]) == 2  # never overwrites
+    (tmp_path / "a_file").write_text("x")
+    assert cli.main(["export", str(out), "--out", str(tmp_path / "a_file")]) == 2  # a file: one-line error
 
 
 # ------------------------------------------------------------------------------------------- errors

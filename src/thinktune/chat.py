@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinktune import format as fmt
+from thinktune.inference.voting import read_answer
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def chat(
     new_tokens = output[0, inputs["input_ids"].shape[1]:]
     raw = tokenizer.decode(new_tokens, skip_special_tokens=True)
     parsed = fmt.parse(raw)
-    return Reply(parsed.thinking, parsed.answer, raw, fmt.parse(raw, strict=True).well_formed, len(new_tokens))
+    # well-formed in the mode asked for: <think>…</think><answer>…</answer>, or one <answer> block when direct
+    well_formed = read_answer(raw, reasoning).well_formed
+    return Reply(parsed.thinking, parsed.answer, raw, well_formed, len(new_tokens))
 
 
 def _resolve(model_or_spec: str | tuple[Any, Any]) -> tuple[Any, Any]:
@@ -118,9 +121,11 @@ def format_reply(reply: Reply, color: bool = False) -> str:
         lines[-1] += reset
     if reply.answer is not None:
         lines.append(f"answer: {reply.answer}")
+    elif reply.thinking:
+        lines.append("answer: (none; the reply ended inside its thinking)")
     else:
         lines.append("answer: (none; the raw reply follows)")
         lines.append(reply.raw.strip())
     if not reply.well_formed and reply.answer is not None:
-        lines.append(f"{dim}(the reply did not follow the <think>/<answer> format exactly){reset}")
+        lines.append(f"{dim}(the reply did not follow the expected format exactly){reset}")
     return "\n".join(lines)

@@ -60,8 +60,8 @@ def main(args) -> int:
             print()
         print(format_reply(reply, color=color))
         # Earlier turns carry the answer only: models are not trained to read back their own thinking.
-        history.extend([{"role": "user", "content": message},
-                        {"role": "assistant", "content": reply.answer or reply.raw}])
+        answer = reply.answer if reply.answer is not None else ("" if reply.thinking else reply.raw)
+        history.extend([{"role": "user", "content": message}, {"role": "assistant", "content": answer}])
 
     if args.message is not None:
         ask(args.message)

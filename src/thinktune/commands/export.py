@@ -24,6 +24,8 @@ def main(args) -> int:
     from thinktune.recipes.sft import final_folder, merge_adapter
 
     src, out = final_folder(args.run), Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; give a folder to export into")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {out}: already exists and is not empty; choose another folder or remove it")
     if args.merge:

@@ -37,6 +37,57 @@ def test_hf_fast_path_matches_plain_generate_greedy(tiny, pack):
     assert a[0][0].logprob != pytest.approx(a[1][0].logprob, abs=1e-3)  # the two prompts really differ
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_hf_generate_leaves_the_callers_random_state_alone(tiny, fast):
+    import torch
+
+    model, tok = tiny
+    engine = HFEngine(model, tok, fast=fast)
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    first = torch.rand(1)
+    for seed in (None, 3):
+        engine.generate(CHATS[:1], SamplingParams(n=2, max_new_tokens=3, temperature=1.0, seed=seed))
+    assert torch.equal(torch.cat([first, torch.rand(1)]), expected)
+
+
+def test_hf_plain_path_ignores_empty_stops_and_stop_text_begun_in_the_prompt(tiny):
+    from thinktune.inference.engines.hf import _NewTextStop
+
+    model, tok = tiny
+    fast, plain = HFEngine(model, tok), HFEngine(model, tok, fast=False)
+    params = SamplingParams(max_new_tokens=6, stop=("", "zzzz"))
+    assert [c.tokens for c in plain.generate(CHATS[:1], params)[0]] == [c.tokens for c in fast.generate(CHATS[:1], params)[0]]
+    # a prompt ending in "\n" and a first generated "\n": the stop "\n\n" is not in the generated text
+    import torch
+
+    prompt, new = tok.encode("assistant\n", add_special_tokens=False), tok.encode("\n", add_special_tokens=False)
+    ids = torch.tensor([prompt + new])
+    assert not _NewTextStop(plain, len(prompt), ("\n\n",))(ids, None)[0]
+    assert _NewTextStop(plain, len(prompt), ("\n",))(ids, None)[0]
+
+
+def test_hf_stop_strings_longer_than_the_default_tail_are_found(tiny):
+    model, tok = tiny
+    engine = HFEngine(model, tok)
+    stop = " ".join("abcdefghijklmnop")  # 16 one-letter words: more tokens than the default tail of 12
+    tokens = tok.encode("some text then " + stop, add_special_tokens=False)
+    assert len(tok.encode(stop, add_special_tokens=False)) > 12
+    assert engine._hit_stop(tokens, (stop,))
+
+
+def test_hf_sampler_never_draws_a_token_top_k_removed(monkeypatch):
+    import torch
+
+    from thinktune.inference.engines import hf
+
+    logits = torch.tensor([[0.0, 5.0, 4.0, -1.0]])
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.zeros(1, 1))  # the rare exact 0.0 draw
+    tokens, _ = hf._sample(logits, SamplingParams(temperature=1.0, top_k=2), torch.Generator())
+    assert tokens.tolist() == [2]  # the top-2 are tokens 1 and 2; u is at the top of the CDF, not below it
+
+
 def test_packed_linears_match_plain_and_follow_weight_updates(tiny):
     import torch
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -53,7 +54,9 @@ class HFEngine:
         fast: use the decoding loop above (True) or plain `model.generate` (False).
         prefix_cache: how many prefilled prompts to keep for reuse (0 turns the LRU off).
         drop_finished: remove finished rows from the batch (False keeps computing them, as `generate`
-            does; for measuring what dropping saves).
+            does; for measuring what dropping saves). One generator draws for the rows still running, so a
+            seed fixes the samples for one batch layout: this flag, `max_batch_rows` and the other prompts
+            in the call change them.
         pack_weights: use prepacked oneDNN weights (None: when the model is float32/bfloat16 on CPU).
     """
 
@@ -108,7 +111,8 @@ class HFEngine:
         rows = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
         out: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
         gen = torch.Generator(device="cpu")
-        gen.manual_seed(params.seed if params.seed is not None else int(torch.seed() % 2**63))
+        # a private generator: the caller's global torch random state is left as it was
+        gen.manual_seed(params.seed if params.seed is not None else random.SystemRandom().getrandbits(63))
         self.stats = {"prefill_s": 0.0, "decode_s": 0.0, "sample_s": 0.0, "stop_check_s": 0.0,
                       "compact_s": 0.0, "steps": 0, "row_steps": 0}
         with torch.inference_mode(), self._packed or contextlib.nullcontext():
@@ -245,7 +249,8 @@ class HFEngine:
         return results  # type: ignore[return-value]
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
-        tail = self.tokenizer.decode(tokens[-_TAIL:], skip_special_tokens=True)
+        # enough tokens to hold the longest stop string (a token is at least one character)
+        tail = self.tokenizer.decode(tokens[-max(_TAIL, 2 + max(map(len, stops))):], skip_special_tokens=True)
         return any(s in tail for s in stops)
 
     def _finish(self, tokens: list[int], logprob: float, reason: str, elapsed: float,
@@ -266,14 +271,17 @@ class HFEngine:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in row_ids], device=self.model.device)
         mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in row_ids], device=self.model.device)
-        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        stops = tuple(s for s in params.stop if s)
         kwargs: dict[str, Any] = {"do_sample": not params.greedy, "max_new_tokens": params.max_new_tokens,
                                   "pad_token_id": pad, "return_dict_in_generate": True, "output_logits": True}
         if not params.greedy:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-        out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+        if stops:  # on the generated text only (transformers' stop_strings also match text begun in the prompt)
+            kwargs["stopping_criteria"] = [_NewTextStop(self, width, stops)]
+        cuda = [self.model.device] if self.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # seeded here without touching the caller's random state
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+            out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
         elapsed = time.perf_counter() - t0
         new = out.sequences[:, width:]
         # Raw (unprocessed) logits per step → log-probabilities at temperature 1, as on the fast path.
@@ -287,10 +295,23 @@ class HFEngine:
                     break
                 toks.append(tok)
                 lp += float(logp[r, k, tok])
-                if params.stop and self._hit_stop(toks, params.stop):
+                if stops and self._hit_stop(toks, stops):
                     break
-            results.append(self._finish(toks, lp, reason, elapsed, params.stop))
+            results.append(self._finish(toks, lp, reason, elapsed, stops))
         return results
+
+
+class _NewTextStop:
+    """A `StoppingCriteria` that is true for a row once its generated text (not the prompt) holds a stop string."""
+
+    def __init__(self, engine: HFEngine, width: int, stops: tuple[str, ...]) -> None:
+        self.engine, self.width, self.stops = engine, width, stops
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        hits = [self.engine._hit_stop(row[self.width:].tolist(), self.stops) for row in input_ids]
+        return torch.tensor(hits, dtype=torch.bool, device=input_ids.device)
 
 
 # ------------------------------------------------------------------------------------------- sampling
@@ -317,7 +338,8 @@ def _sample(logits: Any, params: SamplingParams, gen: Any) -> tuple[Any, Any]:
             sorted_p = sorted_p.masked_fill(drop, 0.0)
             probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p)
         cdf = probs.cumsum(dim=-1)
-        u = torch.rand(cdf.shape[0], 1, generator=gen).to(cdf.device) * cdf[:, -1:]
+        # 1 - rand lies in (0, 1]: u = 0 would pick token 0 even when top-k / top-p gave it no mass
+        u = (1.0 - torch.rand(cdf.shape[0], 1, generator=gen)).to(cdf.device) * cdf[:, -1:]
         tokens = torch.searchsorted(cdf, u).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
     chosen = logits.gather(-1, tokens[:, None]).squeeze(-1)
     return tokens, chosen - log_z

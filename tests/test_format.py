@@ -218,3 +218,22 @@ def test_docstring_examples_of_the_contract_and_the_verifiers():
     for module in (fmt, verify):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_reasoning_tokens_with_spare_embedding_rows_never_shrink_and_start_at_the_mean():
+    import torch
+
+    from thinktune.models import load_tokenizer, tiny_model
+
+    tok = load_tokenizer("tiny")
+    model, _ = tiny_model(tok, seed=0)
+    vocab = len(tok)
+    model.resize_token_embeddings(vocab + 64, mean_resizing=False)  # spare rows, as Qwen2.5 has
+    with torch.no_grad():
+        model.get_input_embeddings().weight[vocab:] = 7.0
+    assert fmt.add_reasoning_tokens(tok, model) == 4
+    emb = model.get_input_embeddings().weight
+    assert emb.shape[0] == vocab + 64  # not shrunk to the tokenizer's size
+    new = tok.convert_tokens_to_ids(["<think>", "</think>", "<answer>", "</answer>"])
+    mean = emb[:vocab].mean(dim=0)
+    assert all(torch.allclose(emb[i], mean) for i in new)

@@ -264,12 +264,16 @@ def add_reasoning_tokens(tokenizer: Any, model: Any | None = None) -> int:
     if model is not None and added:
         import torch
 
-        old = model.get_input_embeddings().weight.shape[0]
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        vocab = len(tokenizer) - added  # the rows of the tokens that existed before
+        new_ids = tokenizer.convert_tokens_to_ids(missing)
+        rows = model.get_input_embeddings().weight.shape[0]
+        # never shrink: models such as Qwen2.5 carry spare rows past the tokenizer (151,936 for 151,665),
+        # and the new tokens may land in them; those rows are initialised, not whatever they held
+        model.resize_token_embeddings(max(len(tokenizer), rows), mean_resizing=False)
         with torch.no_grad():
             emb = model.get_input_embeddings().weight
-            emb[old:] = emb[:old].mean(dim=0, keepdim=True)
+            emb[new_ids] = emb[:vocab].mean(dim=0, keepdim=True)
             out = model.get_output_embeddings()
             if out is not None and out.weight.data_ptr() != emb.data_ptr():
-                out.weight[old:] = out.weight[:old].mean(dim=0, keepdim=True)
+                out.weight[new_ids] = out.weight[:vocab].mean(dim=0, keepdim=True)
     return added

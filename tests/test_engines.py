@@ -85,7 +85,7 @@ def test_hf_sampler_never_draws_a_token_top_k_removed(monkeypatch):
     logits = torch.tensor([[0.0, 5.0, 4.0, -1.0]])
     monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.zeros(1, 1))  # the rare exact 0.0 draw
     tokens, _ = hf._sample(logits, SamplingParams(temperature=1.0, top_k=2), torch.Generator())
-    assert tokens.tolist() == [2]  # the top-2 are tokens 1 and 2; u is at the top of the CDF, not below it
+    assert tokens.tolist()[0] in (1, 2)  # the top-2; token 0 has no mass and must never be drawn
 
 
 def test_packed_linears_match_plain_and_follow_weight_updates(tiny):

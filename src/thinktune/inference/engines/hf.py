@@ -338,8 +338,9 @@ def _sample(logits: Any, params: SamplingParams, gen: Any) -> tuple[Any, Any]:
             sorted_p = sorted_p.masked_fill(drop, 0.0)
             probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p)
         cdf = probs.cumsum(dim=-1)
-        # 1 - rand lies in (0, 1]: u = 0 would pick token 0 even when top-k / top-p gave it no mass
-        u = (1.0 - torch.rand(cdf.shape[0], 1, generator=gen)).to(cdf.device) * cdf[:, -1:]
+        u = torch.rand(cdf.shape[0], 1, generator=gen).to(cdf.device) * cdf[:, -1:]
+        # an exact 0.0 draw (about 1 in 2**24) would pick token 0 even when top-k / top-p gave it no mass
+        u.clamp_(min=torch.finfo(cdf.dtype).tiny)
         tokens = torch.searchsorted(cdf, u).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
     chosen = logits.gather(-1, tokens[:, None]).squeeze(-1)
     return tokens, chosen - log_z

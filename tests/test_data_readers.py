@@ -209,13 +209,6 @@ def test_parse_row_reports_lone_surrogates(name, row, expected):
         error.message.encode("utf-8")  # printable: the surrogate itself is escaped
 
 
-def test_read_examples_names_a_lone_surrogate(tmp_path):
-    path = tmp_path / "x.jsonl"
-    path.write_text('{"question": "q", "answer": "1"}\n{"question": "q\\ud800", "answer": "1"}\n')
-    with pytest.raises(DataError, match=r"x\.jsonl:2: question: question holds a lone surrogate \\ud800"):
-        read_examples(path)
-
-
 def test_content_id_never_raises():
     assert len(content_id(Example("q\ud800", "5"))) == 12
     assert content_id(Example("q\ud800", "5")) != content_id(Example("q\ud801", "5"))
@@ -332,10 +325,14 @@ def test_read_examples_stops_at_first_bad_row_with_file_line_field():
     assert "thinktune data validate" in message
 
 
-def test_read_examples_names_the_field(tmp_path):
+@pytest.mark.parametrize("second_row,message", [
+    ('{"question": "q", "answer": {"v": 1}}', r"x\.jsonl:2: answer: answer must be a string or a number"),
+    ('{"question": "q\\ud800", "answer": "1"}', r"x\.jsonl:2: question: question holds a lone surrogate \\ud800"),
+])
+def test_read_examples_names_the_line_and_field(tmp_path, second_row, message):
     path = tmp_path / "x.jsonl"
-    path.write_text('{"question": "q", "answer": "1"}\n{"question": "q", "answer": {"v": 1}}\n')
-    with pytest.raises(DataError, match=r"x\.jsonl:2: answer: answer must be a string or a number"):
+    path.write_text('{"question": "q", "answer": "1"}\n' + second_row + "\n")
+    with pytest.raises(DataError, match=message):
         read_examples(path)
 
 

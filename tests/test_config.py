@@ -76,6 +76,19 @@ def test_override_errors_name_the_override(tmp_path, overrides, message):
         load_config(Job, bad, ["max_steps=4"])
 
 
+@pytest.mark.parametrize("raw,expected", [
+    ("7", 7), ("0.5", 0.5), ("true", True), ("null", None), ("[a, b]", ["a", "b"]), ("{r: 4}", {"r": 4}),
+    ("runs/exp #2", "runs/exp #2"),  # YAML would cut a comment off
+    ("Reply in <answer> tags #no prose", "Reply in <answer> tags #no prose"),
+    ("-", "-"),  # YAML would read a list
+    ("a: b", "a: b"), ('"quoted text"', "quoted text"), ("", ""),
+])
+def test_override_values_are_yaml_scalars_and_flow_collections_else_text(raw, expected):
+    from thinktune.config import override_value
+
+    assert override_value(raw) == expected
+
+
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Job, tmp_path / "nope.yaml")

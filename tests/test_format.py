@@ -210,12 +210,12 @@ def test_last_number_keeps_only_thousands_commas(text, expected):
     assert last_number(text) == expected
 
 
-def test_docstring_examples_of_the_contract_and_the_verifiers():
+def test_docstring_examples_of_the_contract_the_verifiers_and_the_config():
     import doctest
 
-    from thinktune import verify
+    from thinktune import config, verify
 
-    for module in (fmt, verify):
+    for module in (fmt, verify, config):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 

@@ -192,3 +192,15 @@ def test_split_is_deterministic_and_named(tmp_path):
     b = load_split(config(tmp_path, limit=40, val_fraction=0.1))
     assert a.id == b.id and len(a.validation) == 4 and len(a.train) == 36
     assert load_split(config(tmp_path, limit=40, val_fraction=0.1, seed=1)).id != a.id
+
+
+def test_show_config_prints_the_values_the_run_would_use(capsys, tmp_path):
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "sft_quickstart.yaml"
+    assert cli.main(["train", "sft", str(shipped), "--set", "learning_rate=0.5",
+                     "--set", "max_length=77", "--show-config"]) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["learning_rate"] == "0.5" and rows["max_length"] == "77"
+    assert cli.main(["train", "sft", str(tmp_path / "missing.yaml"), "--show-config"]) == 2  # checked, not ignored
+    assert cli.main(["train", "sft", "--show-config"]) == 0  # no config at all: the defaults

@@ -213,15 +213,12 @@ def _coerce_scalar(tp: type, value: Any, key: str, where: str) -> Any:
 
 
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
-    """Apply `key.sub=value` overrides (values parsed as YAML) to a nested dict, in place."""
+    """Apply `key.sub=value` overrides to a nested dict, in place (values: see `override_value`)."""
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
-            value = raw
+        value = override_value(raw)
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -232,6 +229,31 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
         if isinstance(node, _LinedDict):  # errors about this key now point at the override, not the YAML line
             node.lines[parts[-1]] = f"--set {item}"
     return data
+
+
+def override_value(raw: str) -> Any:
+    """The value of `--set key=RAW`: a YAML number, bool or null, a `[list]` or `{mapping}` in YAML's flow
+    form, or else the text itself — a ` #` or a lone `-` stays text (YAML would read a comment or a list).
+
+    >>> override_value("0.5"), override_value("true"), override_value("[1, 2]"), override_value("a #b")
+    (0.5, True, [1, 2], 'a #b')
+    """
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]  # quoted: the text inside
+    try:
+        value = yaml.safe_load(raw) if text else ""
+    except yaml.YAMLError:
+        return raw
+    if isinstance(value, list) and not text.startswith("["):
+        return raw
+    if isinstance(value, dict) and not text.startswith("{"):
+        return raw
+    if isinstance(value, str):
+        return raw
+    if isinstance(value, float) or isinstance(value, int) and not isinstance(value, bool):
+        return value if "#" not in raw else raw
+    return value
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:

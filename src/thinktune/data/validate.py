@@ -30,6 +30,11 @@ Severity = Literal["error", "warning"]
 JOBS = ("reasoning", "non_reasoning")
 MIN_STEPS = 2
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
+_WORD_BEFORE = re.compile(r"(\w+)\W*$")
+# a period after these ends no sentence ("Mr. Lee has 72 apples" is one sentence)
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "approx", "etc", "eg", "ie", "no", "fig", "cf", "resp"}
+# one worked computation: numbers joined by an operator, then "= result" ("25 + 17 = 42")
+_EQUATION = re.compile(r"\d\s*[-+*/×÷^x·]\s*\(?\s*-?\d[^=]*=\s*-?\$?\d")
 _SPACE = re.compile(r"\s+")
 
 
@@ -133,30 +138,54 @@ def count_steps(reasoning: str | None) -> int:
     >>> count_steps("48/2 = 24\\n48 + 24 = 72"), count_steps("Half of 48 is 24. Then 48 + 24 = 72."), count_steps("72")
     (2, 2, 1)
     """
+    return len(_steps(reasoning))
+
+
+def _steps(reasoning: str | None) -> list[str]:
+    """The steps: non-empty lines, or the sentences of a single line (abbreviations such as `Mr.` end none)."""
     if not reasoning or not reasoning.strip():
-        return 0
-    lines = [ln for ln in reasoning.splitlines() if ln.strip()]
+        return []
+    lines = [ln.strip() for ln in reasoning.splitlines() if ln.strip()]
     if len(lines) > 1:
-        return len(lines)
-    pieces = [p for p in _SENTENCE_END.split(lines[0]) if p.strip()]
-    return max(1, len(pieces))
+        return lines
+    text, pieces, start = lines[0], [], 0
+    for m in _SENTENCE_END.finditer(text):
+        word = _WORD_BEFORE.search(text[start : m.start()])
+        if m.group() == "." and word and (word.group(1).casefold().replace(".", "") in _ABBREVIATIONS
+                                         or len(word.group(1)) == 1 and word.group(1).isalpha()):
+            continue  # "Mr." or the "g." of "e.g."
+        pieces.append(text[start : m.end()])
+        start = m.end()
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()] or [text]
 
 
 def is_step_by_step(reasoning: str | None, answer: str | None = None) -> bool:
     """True when `reasoning` is real step-by-step working, the data a reasoning job needs.
 
-    The rule: at least `MIN_STEPS` (2) steps, counted by `count_steps` (lines, or sentences on a single
-    line), and not just a restatement of the answer (`"The answer is 72."` is one step; `"72"` with answer
-    `72` is none).
+    The rule: at least `MIN_STEPS` (2) steps (lines, or sentences on a single line) once the steps that only
+    restate the answer (`"72"`, `"The answer is 72."`) are left out; or a single worked computation
+    (`"25 + 17 = 42"`), which is all the working a one-operation problem has.
 
     >>> is_step_by_step("48/2 = 24\\n48 + 24 = 72", "72"), is_step_by_step("The answer is 72.", "72")
     (True, False)
+    >>> is_step_by_step("25 + 17 = 42", "42"), is_step_by_step("72\\n72", "72")
+    (True, False)
     """
-    if count_steps(reasoning) < MIN_STEPS:
-        return False
     if answer is not None and _norm(reasoning) == _norm(answer):
+        return False  # the "reasoning" is the answer itself
+    steps = [s for s in _steps(reasoning) if not _restates(s, answer)]
+    if len(steps) >= MIN_STEPS:
+        return True
+    return len(steps) == 1 and bool(_EQUATION.search(steps[0]))
+
+
+def _restates(step: str, answer: str | None) -> bool:
+    """True for a step that only gives the answer: `72`, `The answer is 72.`, `So the final answer is 72`."""
+    if answer is None or not answer.strip():
         return False
-    return True
+    core = re.sub(r"^(so|thus|therefore|hence)?,?\s*(the\s+)?(final\s+)?answer\s+is:?\s*", "", _norm(step))
+    return core.rstrip(".") == _norm(answer)
 
 
 def _norm(text: str | None) -> str:
@@ -217,13 +246,14 @@ def validate_file(path: str | Path, job: str = "reasoning") -> ValidationReport:
         report.problems.append(Issue(name, None, "reasoning", (
             f"{report.n_without_reasoning} of {report.n_valid} valid rows have no step-by-step reasoning; "
             f"reasoning fine-tuning needs real step-by-step data (at least {MIN_STEPS} lines or sentences of "
-            "working, not a restatement of the answer): add it to those rows, or train with --job non_reasoning")))
+            "working, or one worked computation, not a restatement of the answer): add it to those rows, or train with --job non_reasoning")))
     return report
 
 
 def _why_not_steps(example: Example) -> str:
     if not example.has_reasoning:
         return "no reasoning: a reasoning job needs step-by-step working for every row"
-    if _norm(example.reasoning) == _norm(example.answer):
+    if all(_restates(s, example.answer) for s in _steps(example.reasoning)):
         return "the reasoning only restates the answer: a reasoning job needs step-by-step working"
-    return (f"the reasoning is not step by step (1 step; at least {MIN_STEPS} lines or sentences needed)")
+    return (f"the reasoning is not step by step (1 step; at least {MIN_STEPS} lines or sentences, or one "
+            "worked computation such as `25 + 17 = 42`, needed)")

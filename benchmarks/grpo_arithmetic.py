@@ -13,7 +13,8 @@ sampled completions held a valid equation in an answer block in a probe), so GRP
 from. Single-digit addition is the easy setting where the base model sometimes gets the number right.
 The base model never uses the tags on its own, so the prompt opens `<think>` for it (R1-Zero/TinyZero's
 template) and the correctness reward is `accuracy_any` (the `<answer>` block, else the last number),
-paired with format rewards; `accuracy` in the table is still the strict-contract one (answer block only).
+paired with format rewards; `accuracy` in the table reads only the `<answer>` block (leniently: a missing
+`</answer>` is forgiven, a last number outside the block is not).
 
 `--from-sft RUN` is the DeepSeek-R1 route instead (cold-start SFT, then RL): it starts from a reasoning SFT
 run (the quickstart's `runs/compare/reasoning`), which already writes the tags, so the prompt is the plain
@@ -36,14 +37,17 @@ TASKS = {
     "countdown": {"numbers": 3, "max_number": 10, "min_target": 1, "max_target": 30},
 }
 READING = (
-    "accuracy is the strict-contract metric (the <answer> block only); rewards/accuracy_any/mean is the reward "
+    "accuracy is the task's verifier on the <answer> block read leniently (no last-number fallback); "
+    "accuracy_strict counts only strictly well-formed completions (logged since 2026-12-02); "
+    "rewards/accuracy_any/mean is the reward "
     "the run optimised (the <answer> block, else the last number in the text). The monitor reads answers the "
     "same way, so a right number without tags is not an 'empty answer' (until 2026-12-02 it was, and the "
     "rewarded_empty alarm fired on every such completion)."
 )
 READING_SFT = (
-    "accuracy is the strict-contract metric; rewards/accuracy/mean is the lenient contract's (the optimised "
-    "reward). The model starts from reasoning SFT, so format is learnt before RL begins; what RL can add is "
+    "accuracy is the task's verifier on the leniently read <answer> block, the same reading as the optimised "
+    "accuracy reward (so the two columns agree); accuracy_strict counts only well-formed completions. "
+    "The model starts from reasoning SFT, so format is learnt before RL begins; what RL can add is "
     "accuracy on questions the SFT model gets right only some of the time."
 )
 COLUMNS = ("step", "accuracy", "format_rate", "reward", "completion_length_mean", "zero_variance_frac", "wall_s")

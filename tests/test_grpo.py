@@ -125,6 +125,14 @@ def test_answers_the_bootstrap_reward_reads_are_not_counted_as_empty(tmp_path):
     assert d["empty_answer_rate"] == 0.0 and d["empty_rewarded_rate"] == 0.0
 
 
+def test_accuracy_reads_the_answer_block_leniently_and_accuracy_strict_needs_the_format(tmp_path):
+    monitor, funcs = _monitor(tmp_path, {"accuracy": "correctness"})
+    completions = ["2 + 2 is 4</think>\n<answer>\n4", "2 + 2 is 4</think>\n<answer>\n4\n</answer>"]
+    funcs[0](["q"] * 2, completions, answer=["4"] * 2)  # prefilled: the first lacks only </answer>
+    d = monitor._diagnostics()
+    assert d["accuracy"] == 1.0 and d["accuracy_strict"] == 0.5 and d["format_rate"] == 0.5
+
+
 def test_format_rewards_alone_do_not_count_as_rewarding_empty_answers(tmp_path):
     monitor, funcs = _monitor(tmp_path, {"tag_count": "format"})
     prompts, completions = ["q"] * 2, ["x</think>\n<answer>\n</answer>"] * 2

@@ -18,7 +18,8 @@ term is off by default (`beta: 0`, as in DAPO and Dr. GRPO; R1-Zero used a small
     RUN/final/          the trained model (LoRA adapter or full model) + tokenizer; `load_model(RUN/final)`
 
 Every step row holds each reward's mean (`rewards/<name>/mean`), `reward`, `accuracy` (the task's
-verifier on the leniently extracted answer, whatever rewards are configured), `format_rate` (strictly
+verifier on the leniently extracted `<answer>`, whatever rewards are configured), `accuracy_strict` (the
+same, counting only strictly well-formed completions), `format_rate` (strictly
 well-formed share), `completion_length_mean`/`_max` (tokens), `clipped_ratio`, `zero_variance_frac`
 (groups whose rewards are all equal: no learning signal), `kl` (None when `beta` is 0, where TRL does not
 compute it), the empty/copied answer diagnostics, and `alarm/<name>` for every alarm in
@@ -45,7 +46,8 @@ log = logging.getLogger("thinktune.grpo")
 FINAL = "final"
 BASE_FILE = "thinktune_base.json"  # same name the SFT recipe uses: the base spec an adapter was trained on
 STEP_FIELDS = (
-    "step", "wall_s", "loss", "reward", "reward_std", "accuracy", "format_rate", "completion_length_mean",
+    "step", "wall_s", "loss", "reward", "reward_std", "accuracy", "accuracy_strict", "format_rate",
+    "completion_length_mean",
     "completion_length_max", "clipped_ratio", "zero_variance_frac", "kl", "empty_answer_rate",
     "copied_answer_rate", "empty_rewarded_rate", "copied_rewarded_rate", "alarms",
     *(f"alarm/{name}" for name in ALARMS),
@@ -355,7 +357,7 @@ class _MonitorBase:
         from thinktune.rewards.accuracy import score_completion
         from thinktune.rewards.columns import completion_text, example_at, restore_think, text_of
 
-        answers, prompts, correctness, accurate, well_formed = [], [], [], [], []
+        answers, prompts, correctness, accurate, strict, well_formed = [], [], [], [], [], []
         for batch in self.batches:
             cols = batch["columns"]
             for i, completion in enumerate(batch["completions"]):
@@ -367,9 +369,11 @@ class _MonitorBase:
                 example = example_at(i, cols)
                 if example is not None:
                     accurate.append(score_completion(text, example) >= 1.0)
+                    strict.append(score_completion(text, example, strict=True) >= 1.0)
                 correctness.append(self._correctness(batch["rewards"], i))
         diag: dict[str, Any] = {
             "accuracy": sum(accurate) / len(accurate) if accurate else None,
+            "accuracy_strict": sum(strict) / len(strict) if strict else None,
             "format_rate": sum(well_formed) / len(well_formed) if well_formed else None,
         }
         diag.update(answer_diagnostics(answers, prompts, correctness))

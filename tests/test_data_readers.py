@@ -162,13 +162,27 @@ BAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("name,row,expected", BAD_ROWS, ids=[r[0] for r in BAD_ROWS])
+# (name, row, [(field, message fragment)]): lone surrogates are valid JSON but not valid Unicode.
+SURROGATE_ROWS = [
+    ("question", {"question": "2\ud800+3?", "answer": "5"},
+     [("question", "question holds a lone surrogate \\ud800 at character 2")]),
+    ("answer and reasoning", {"question": "q", "answer": "\udfff", "reasoning": "a\ud801"},
+     [("answer", "lone surrogate \\udfff"), ("reasoning", "lone surrogate \\ud801")]),
+    ("chat turn", {"messages": [turn(U, "q"), turn(A, "5", reasoning="x\udc00")]},
+     [("messages[1].reasoning", "messages[1].reasoning holds a lone surrogate \\udc00")]),
+    ("extra column", {"question": "q", "answer": "5", "note": ["ok", "\ud800"]}, [("note[1]", "lone surrogate")]),
+    ("key", {"question": "q", "answer": "5", "k\ud800": 1}, [("k\\ud800", "the key `k\\ud800` holds a lone surrogate")]),
+]
+
+
+@pytest.mark.parametrize("name,row,expected", BAD_ROWS + SURROGATE_ROWS, ids=[r[0] for r in BAD_ROWS + SURROGATE_ROWS])
 def test_parse_row_problems(name, row, expected):
     parsed = parse_row(row, "f.jsonl:1")
     assert parsed.example is None
     assert [e.field for e in parsed.errors] == [field for field, _ in expected]
     for error, (_, fragment) in zip(parsed.errors, expected, strict=True):
         assert fragment in error.message
+        error.message.encode("utf-8")  # printable: a lone surrogate in the row is escaped in the message
 
 
 def test_parse_row_keeps_extra_keys_and_explicit_id():
@@ -185,28 +199,6 @@ def test_parse_row_id_forms(row_id, expected):
     parsed = parse_row({"question": "q", "answer": "5", "id": row_id}, "f.jsonl:1")
     assert parsed.errors == () and parsed.example.meta["id"] == expected
 
-
-# (name, row, [(field, message fragment)]): lone surrogates are valid JSON but not valid Unicode.
-SURROGATE_ROWS = [
-    ("question", {"question": "2\ud800+3?", "answer": "5"},
-     [("question", "question holds a lone surrogate \\ud800 at character 2")]),
-    ("answer and reasoning", {"question": "q", "answer": "\udfff", "reasoning": "a\ud801"},
-     [("answer", "lone surrogate \\udfff"), ("reasoning", "lone surrogate \\ud801")]),
-    ("chat turn", {"messages": [turn(U, "q"), turn(A, "5", reasoning="x\udc00")]},
-     [("messages[1].reasoning", "messages[1].reasoning holds a lone surrogate \\udc00")]),
-    ("extra column", {"question": "q", "answer": "5", "note": ["ok", "\ud800"]}, [("note[1]", "lone surrogate")]),
-    ("key", {"question": "q", "answer": "5", "k\ud800": 1}, [("k\\ud800", "the key `k\\ud800` holds a lone surrogate")]),
-]
-
-
-@pytest.mark.parametrize("name,row,expected", SURROGATE_ROWS, ids=[r[0] for r in SURROGATE_ROWS])
-def test_parse_row_reports_lone_surrogates(name, row, expected):
-    parsed = parse_row(row, "f.jsonl:1")
-    assert parsed.example is None
-    assert [e.field for e in parsed.errors] == [field for field, _ in expected]
-    for error, (_, fragment) in zip(parsed.errors, expected, strict=True):
-        assert fragment in error.message
-        error.message.encode("utf-8")  # printable: the surrogate itself is escaped
 
 
 def test_content_id_never_raises():

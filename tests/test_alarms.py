@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from thinktune.alarms import (
+from thinktune.rewards.alarms import (
     ALARMS,
     AlarmSettings,
     answer_diagnostics,
@@ -172,11 +172,11 @@ def test_answer_diagnostics_counts_rewarded_empty_and_copied():
 
 # ---------------------------------------------------------------------------------- the GRPO monitor
 def _monitor(tmp_path, **settings):
-    from thinktune.recipes.grpo import _MonitorBase
+    from thinktune.recipes.grpo import GRPOMonitor
     from thinktune.rewards import get_reward
 
     names = ["accuracy", "format_strict"]
-    monitor = _MonitorBase(tmp_path / "metrics.jsonl", names, ["correctness", "format"], [1.0, 0.5],
+    monitor = GRPOMonitor(tmp_path / "metrics.jsonl", names, ["correctness", "format"], [1.0, 0.5],
                            AlarmSettings(**settings))
     funcs = [monitor.wrap(get_reward(n)) for n in names]
     return monitor, funcs
@@ -226,3 +226,15 @@ def test_monitor_warns_again_after_an_alarm_clears_and_returns(tmp_path, caplog)
             monitor.step_row(step, {"completions/mean_length": length})
     messages = [r.getMessage() for r in caplog.records if "length_collapse" in r.getMessage()]
     assert [m.split(":")[0] for m in messages] == ["step 1", "step 3"]
+
+
+def test_importing_the_alarms_stays_light():
+    """Pure functions over metric rows: importing them (as the GRPO config does) loads no torch, transformers,
+    trl or math_verify."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "transformers", "trl", "math_verify")
+    code = f"import sys, thinktune.rewards.alarms; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -13,13 +15,19 @@ WELL = "<think>\n17 + 25 = 42\n42 + 8 = 50\n</think>\n<answer>\n50\n</answer>"
 
 
 class ScriptedModel:
-    """A stand-in for a causal LM whose `generate` appends a fixed completion (and records its call)."""
+    """A stand-in for a causal LM whose `generate` appends a fixed completion (and records its call).
+
+    Without a `config` the HF engine takes its `model.generate` path; without a `generation_config` it stops
+    at the tokenizer's end-of-sequence token.
+    """
 
     device = torch.device("cpu")
+    generation_config = None
 
     def __init__(self, tokenizer, completion: str, eos: bool = True):
         ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
         self.completion = torch.tensor([ids + ([tokenizer.eos_token_id] if eos else [])])
+        self.vocab = len(tokenizer)
         self.calls = []
 
     def generate(self, input_ids, attention_mask=None, streamer=None, **kwargs):
@@ -29,7 +37,11 @@ class ScriptedModel:
             for token in self.completion[0]:
                 streamer.put(token.view(1))
             streamer.end()
-        return torch.cat([input_ids, self.completion], dim=1)
+        sequences = torch.cat([input_ids, self.completion], dim=1)
+        if not kwargs.get("return_dict_in_generate"):
+            return sequences
+        steps = self.completion.shape[1]
+        return SimpleNamespace(sequences=sequences, logits=tuple(torch.zeros(1, self.vocab) for _ in range(steps)))
 
 
 @pytest.mark.parametrize(
@@ -88,6 +100,55 @@ def test_tiny_model_generates_within_the_budget(tiny):
     reply = chat(tiny, "What is 2 + 3?", max_new_tokens=5)
     assert 0 < reply.tokens <= 5
     assert reply.well_formed is False  # a random model does not produce the format
+
+
+def _varied(model, tokenizer, eos_first: bool = False):
+    """The tiny model with larger random weights, so its greedy text varies (at 0.02 it is all newlines)."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 2:
+                param.normal_(0, 0.2, generator=gen)
+        if eos_first:  # the end-of-sequence token wins every step
+            model.lm_head.bias = torch.nn.Parameter(torch.zeros(model.lm_head.out_features))
+            model.lm_head.bias[tokenizer.eos_token_id] = 1e4
+    return model, tokenizer
+
+
+@pytest.mark.parametrize(("history", "eos_first"), [
+    (None, False),
+    ([{"role": "user", "content": "1 + 1?"}, {"role": "assistant", "content": "2"}], False),
+    (None, True),
+], ids=["one-turn", "with-history", "eos-first"])
+def test_greedy_reply_is_exactly_what_generate_gives(tiny, history, eos_first):
+    """chat() generates through the HF engine: at temperature 0 its reply is `model.generate`'s greedy one,
+    and `tokens` counts what `generate` generated (its end-of-sequence token included)."""
+    model, tokenizer = _varied(*tiny, eos_first=eos_first)
+    reply = chat((model, tokenizer), "What is 2 + 3?", history=history, max_new_tokens=12)
+    system = fmt.build_messages("What is 2 + 3?")
+    prompt = fmt.render_prompt(tokenizer, [system[0], *(history or []), system[1]])
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        output = model.generate(**inputs, do_sample=False, max_new_tokens=12, pad_token_id=tokenizer.pad_token_id)
+    new_tokens = output[0, inputs["input_ids"].shape[1]:]
+    assert reply.raw == tokenizer.decode(new_tokens, skip_special_tokens=True)
+    assert reply.tokens == len(new_tokens) == (1 if eos_first else 12)
+    if eos_first:
+        assert reply.raw == ""
+    else:
+        assert len(set(reply.raw)) > 3  # a varied text, not the stock tiny model's newlines
+
+
+def test_tiny_model_streams_the_reply_it_returns(tiny):
+    pieces = []
+    reply = chat(_varied(*tiny), "What is 2 + 3?", max_new_tokens=24, stream=pieces.append)
+    assert len(pieces) > 1 and all(pieces)
+    assert "".join(pieces) == reply.raw
+
+
+def test_stream_true_prints_the_reply(tiny, capsys):
+    reply = chat(_varied(*tiny), "What is 2 + 3?", max_new_tokens=8, stream=True)
+    assert capsys.readouterr().out == reply.raw
 
 
 @pytest.mark.parametrize(

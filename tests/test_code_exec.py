@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from thinktune.rewards.code_exec import (
+from thinktune.sandbox import (
     NOBODY,
     Limits,
     extract_code,
@@ -257,3 +257,12 @@ def test_isolation_names_the_layers_in_effect():
 def _nobody_processes() -> int:
     done = subprocess.run(["ps", "-u", str(NOBODY), "-o", "pid="], capture_output=True, text=True)
     return len(done.stdout.split())
+
+
+def test_the_old_module_re_exports_the_sandbox():
+    import thinktune.rewards.code_exec as old
+    import thinktune.sandbox as sandbox
+
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(sandbox, name)
+    assert old.run_tests is run_tests and old.Limits is Limits

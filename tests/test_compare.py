@@ -123,7 +123,7 @@ def test_a_second_run_resumes_and_a_changed_setting_reruns_only_its_phases(run):
 
 def test_phase_keys_follow_what_each_phase_depends_on(tmp_path):
     from thinktune.compare.compare import Phase, data_key, sft_config, train_key
-    from thinktune.training import LoraSettings
+    from thinktune.recipes.config import LoraSettings
 
     def fingerprints(**changes):
         cfg = CompareConfig(**{**SMALL, **changes}, output_dir=str(tmp_path))

@@ -8,7 +8,7 @@ from typing import Literal
 import pytest
 
 from thinktune.config import ConfigError, describe, load_config, save_config
-from thinktune.training import LoraSettings
+from thinktune.recipes.config import LoraSettings
 
 
 @dataclass(frozen=True)

@@ -211,16 +211,6 @@ def test_cli_validate_missing_file_is_a_user_error(capsys):
     assert err.startswith("thinktune data: error:") and "nope.jsonl" in err and "Traceback" not in err
 
 
-def test_docstring_examples():
-    import doctest
-
-    from thinktune.data import readers, validate
-
-    for module in (readers, validate):
-        result = doctest.testmod(module)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
-
-
 def test_the_quickstarts_own_training_rows_count_as_step_by_step():
     # one-operation problems have one worked line; the validator must accept what compare trains on
     from thinktune.compare.compare import CompareConfig, build_data

@@ -187,6 +187,27 @@ def test_hf_engine_counts_tokens_and_renders_raw_text(tiny):
     assert out.tokens == 3
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_hf_on_text_streams_one_completion_as_it_is_generated(tiny, fast):
+    """The streaming hook (what `thinktune chat` prints): pieces arrive during the call and join to the
+    generated text; a continuation's forced prefix is not streamed; several completions are refused."""
+    model, tok = tiny
+    engine = HFEngine(model, tok, fast=fast)
+    params = SamplingParams(max_new_tokens=16, temperature=1.0, seed=0)  # sampled: a varied text
+    pieces = []
+    [[out]] = engine.generate(CHATS[:1], params, on_text=pieces.append)
+    assert len(pieces) > 1 and all(pieces) and "".join(pieces) == out.text
+    [[plain_out]] = engine.generate(CHATS[:1], params)
+    assert plain_out.text == out.text  # streaming does not change what is generated
+    cont = continue_prompt(CHATS[0], "<think>\n")
+    pieces = []
+    [[out]] = engine.generate([cont], params, on_text=pieces.append)
+    assert out.text.startswith("<think>\n") and "".join(pieces) == out.text[len("<think>\n"):]
+    for prompts, n in ((CHATS, 1), (CHATS[:1], 2)):
+        with pytest.raises(ValueError, match="one prompt and n=1"):
+            engine.generate(prompts, params.with_(n=n), on_text=pieces.append)
+
+
 # --------------------------------------------------------------------------------- scripted engine
 def test_scripted_engine_applies_token_cap_stops_and_eos():
     engine = ScriptedEngine(["one two three four <eos> five", "a b </answer> c"])

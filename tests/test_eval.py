@@ -123,7 +123,7 @@ def test_cot_records_the_prompt_it_sent_and_reads_in_the_reasoning_format():
 
 def test_dtype_is_part_of_the_run_and_refused_where_it_cannot_apply(tmp_path):
     evaluate(ScriptedEngine(oracle_ish), examples()[:2], "greedy", out_dir=tmp_path, progress=False)
-    assert json.loads((tmp_path / "run.json").read_text())["dtype"] == "float32"
+    assert json.loads((tmp_path / "eval.json").read_text())["dtype"] == "float32"
     with pytest.raises(ValueError, match="applies to models the hf engine loads"):
         evaluate(ScriptedEngine(oracle_ish), examples()[:2], "greedy", dtype="bfloat16", progress=False)
     with pytest.raises(ValueError, match="different settings .*dtype"):
@@ -185,7 +185,7 @@ def test_cli_eval_writes_an_auditable_run_by_default(tmp_path, monkeypatch, caps
 def test_cli_eval_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     code = cli_main(["eval", "--model", "tiny", "--task", f"jsonl:{FIXTURE}", "--limit", "2", "--max-new-tokens", "3",
-                     "--out", str(out), "--no-progress", "--strategy", "best_of_n", "--n", "2", "--set", "scorer=logprob"])
+                     "--out", str(out), "--no-progress", "--strategy", "best_of_n", "--n", "2", "--option", "scorer=logprob"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "lenient acc" in printed and "report.html" in printed

@@ -108,6 +108,42 @@ def test_best_answer(text, expected):
     assert fmt.best_answer(text) == expected
 
 
+# (name, text, parse_direct's answer): the strict reading of a direct (non-reasoning) completion
+DIRECT_CASES = [
+    ("one block", "<answer>4</answer>", "4"),
+    ("rendered target", "<answer>\n12\n</answer>", "12"),
+    ("surrounding whitespace", "\n  <answer> 4 </answer>\n\n", "4"),
+    ("multi-line answer", "<answer>\nline 1\nline 2\n</answer>", "line 1\nline 2"),
+    ("empty answer", "<answer>   </answer>", None),
+    ("text before", "The answer is <answer>4</answer>", None),
+    ("text after", "<answer>4</answer> hope this helps", None),
+    ("missing </answer>", "<answer>4", None),
+    ("missing <answer>", "4</answer>", None),
+    ("two blocks", "<answer>3</answer><answer>4</answer>", None),
+    ("nested <answer>", "<answer><answer>4</answer>", None),
+    ("a think block", "<think>2+2</think><answer>4</answer>", None),
+    ("a stray </think> inside", "<answer>4</think></answer>", None),
+    ("a <think> inside", "<answer><think>4</answer>", None),
+    ("no tags", "4", None),
+    ("empty string", "", None),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", DIRECT_CASES, ids=[c[0] for c in DIRECT_CASES])
+def test_parse_direct_table(name, text, expected):
+    assert fmt.parse_direct(text) == expected
+
+
+@pytest.mark.parametrize("value", [None, 42, b"<answer>1</answer>", ["<answer>1</answer>"]])
+def test_parse_direct_never_raises_on_non_strings(value):
+    assert fmt.parse_direct(value) is None
+
+
+def test_parse_direct_reads_what_render_direct_writes():
+    for answer in ("4", " 3/4 ", "x = 2"):
+        assert fmt.parse_direct(fmt.render_direct(answer)) == answer.strip()
+
+
 def test_build_messages_uses_the_job_type_prompt():
     msgs = fmt.build_messages("What is 2+2?", reasoning=True)
     assert msgs[0]["role"] == "system" and "<think>" in msgs[0]["content"]
@@ -208,16 +244,6 @@ def test_last_number_keeps_only_thousands_commas(text, expected):
     from thinktune.format import last_number
 
     assert last_number(text) == expected
-
-
-def test_docstring_examples_of_the_contract_the_verifiers_and_the_config():
-    import doctest
-
-    from thinktune import config, verify
-
-    for module in (fmt, verify, config):
-        result = doctest.testmod(module)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 def test_reasoning_tokens_with_spare_embedding_rows_never_shrink_and_start_at_the_mean():

@@ -106,12 +106,12 @@ def test_prompt_row_does_not_open_think_twice_when_the_template_already_does():
 
 # ------------------------------------------------------------------------------------- diagnostics
 def _monitor(tmp_path, rewards: dict[str, str]):
-    from thinktune.alarms import AlarmSettings
-    from thinktune.recipes.grpo import _MonitorBase
+    from thinktune.recipes.grpo import GRPOMonitor
     from thinktune.rewards import get_reward
+    from thinktune.rewards.alarms import AlarmSettings
 
     names, kinds = list(rewards), list(rewards.values())
-    monitor = _MonitorBase(tmp_path / "m.jsonl", names, kinds, [1.0] * len(names), AlarmSettings(), prefilled=True)
+    monitor = GRPOMonitor(tmp_path / "m.jsonl", names, kinds, [1.0] * len(names), AlarmSettings(), prefilled=True)
     return monitor, [monitor.wrap(get_reward(n, {"prefilled": True})) for n in names]
 
 
@@ -148,8 +148,8 @@ def test_grpo_from_an_sft_lora_run_uses_the_sft_model_as_reference_and_saves_it_
 
     from thinktune.models import tiny_model
     from thinktune.recipes import sft
+    from thinktune.recipes.config import LoraSettings
     from thinktune.recipes.grpo import _starts_from_adapter, build_trainer
-    from thinktune.training import LoraSettings
 
     base = tmp_path / "base"  # a base model in a folder, as `default` and every Hub model are
     model, tok = tiny_model(seed=0)
@@ -157,7 +157,7 @@ def test_grpo_from_an_sft_lora_run_uses_the_sft_model_as_reference_and_saves_it_
     tok.save_pretrained(str(base))
     sft_run = sft.run(sft.SFTJobConfig(model=str(base), data="builtin:arith_sample", limit=4, val_fraction=0.0,
                                        max_steps=1, batch_size=2, learning_rate=0.05, save_steps=0,
-                                       output_dir=str(tmp_path / "sft"), lora=LoraSettings(r=4, alpha=8)))
+                                       output_dir=str(tmp_path / "sft"), lora=LoraSettings(r=4, alpha=8))).folder
     assert _starts_from_adapter(str(sft_run))  # the run folder stands for its final/ adapter
     monkeypatch.syspath_prepend(str(FIXTURES))
     cfg = load_config(CONFIG_CLASS, None, [*SMOKE, f"model={sft_run}", "lora={enabled: false}", "beta=0.1",
@@ -217,9 +217,7 @@ def test_grpo_smoke_lora_through_the_cli(tmp_path, monkeypatch):
     argv = ["train", "grpo", *sum((["--set", s] for s in [*SMOKE, f"output_dir={out}"]), [])]
     assert main(argv) == 0
 
-    rows = _steps(out)
-    assert rows[0]["event"] == "start" and rows[-1]["event"] == "end"
-    steps = [r for r in rows if "event" not in r]
+    steps = _steps(out)
     assert [r["step"] for r in steps] == [1, 2, 3]
     for r in steps:
         missing = [k for k in STEP_FIELDS if k not in r]
@@ -231,7 +229,12 @@ def test_grpo_smoke_lora_through_the_cli(tmp_path, monkeypatch):
         assert r["kl"] is None  # beta 0: TRL computes no KL
     # the users' reward counts as correctness and pays gibberish with no answer: the alarm must say so
     assert all(r["alarm/rewarded_empty"] for r in steps)
-    assert "rewarded_empty" in rows[-1]["alarms_fired"]
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["kind"] == "grpo" and manifest["status"] == "succeeded"
+    assert "rewarded_empty" in manifest["metrics"]["alarms_fired"]
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "finish"
+    assert any(e["event"] == "alarm" and e["alarm"] == "rewarded_empty" for e in events)
 
     adapter = load_file(str(out / "final" / "adapter_model.safetensors"))
     lora_b = [v for k, v in adapter.items() if "lora_B" in k]
@@ -255,8 +258,8 @@ def test_grpo_smoke_full_finetune_with_kl(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))
     cfg = load_config(CONFIG_CLASS, None, [*SMOKE, "max_steps=2", "lora={enabled: false}", "beta=0.1",
                                            "learning_rate=0.001", f"output_dir={tmp_path / 'run'}"])
-    out = run(cfg)
-    steps = [r for r in _steps(out) if "event" not in r]
+    out = run(cfg).folder
+    steps = _steps(out)
     assert len(steps) == 2 and all(isinstance(r["kl"], float) for r in steps)
     before, _ = tiny_model(seed=0)
     after, _ = load_model(str(out / "final"))

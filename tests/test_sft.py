@@ -13,8 +13,8 @@ from thinktune import cli
 from thinktune.config import ConfigError, load_config
 from thinktune.data.readers import write_examples
 from thinktune.data.schema import Example
+from thinktune.recipes.config import LoraSettings
 from thinktune.recipes.sft import SFTJobConfig, build_trainer, last_checkpoint, load_split, run
-from thinktune.training import LoraSettings
 
 FULL = LoraSettings(enabled=False)
 SMALL_LORA = LoraSettings(r=4, alpha=8)
@@ -68,7 +68,7 @@ def test_train_reload_resume(tmp_path, job, lora):
     from thinktune.models import load_model
 
     cfg = config(tmp_path, job=job, lora=lora)
-    out = run(cfg)
+    out = run(cfg).folder
 
     # The run folder: final model, a checkpoint with the config beside it, config, metrics.
     assert (out / "checkpoint-2" / "config.yaml").is_file()
@@ -98,13 +98,12 @@ def test_train_reload_resume(tmp_path, job, lora):
     assert 0 < reply.tokens <= 6 and isinstance(reply.raw, str)
 
     # Resume: a longer run in the same folder starts from checkpoint-2, not from step 0.
-    run(config(tmp_path, job=job, lora=lora, max_steps=3))
-    rows = metrics(out)
-    starts = [i for i, r in enumerate(rows) if r.get("event") == "start"]
-    assert len(starts) == 2
-    second = rows[starts[1]]
+    assert run(config(tmp_path, job=job, lora=lora, max_steps=3)).status == "succeeded"
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events if e["event"] in ("start", "resume")] == ["start", "resume"]
+    second = [e for e in events if e["event"] == "data"][1]
     assert second["resumed_from"] == "checkpoint-2" and second["start_step"] == 2
-    assert [r["step"] for r in rows[starts[1]:] if "loss" in r] == [3]
+    assert [r["step"] for r in metrics(out) if "loss" in r] == [1, 2, 3]  # none twice, none missing
     assert last_checkpoint(out).name == "checkpoint-3"  # the trainer also saves the last step
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
@@ -120,7 +119,7 @@ def test_reasoning_tokens_lora_merge_and_export(tmp_path):
     """Single-token tags with LoRA: the grown embeddings are saved, reload, and merge to the same model."""
     from thinktune.models import load_model
 
-    out = run(config(tmp_path, max_steps=1, save_steps=0, add_reasoning_tokens=True, merge=True))
+    out = run(config(tmp_path, max_steps=1, save_steps=0, add_reasoning_tokens=True, merge=True)).folder
     adapter, tok = load_model(str(out / "final"), device="cpu")
     merged, tok2 = load_model(str(out / "merged"), device="cpu")
     assert len(tok.encode("<think>", add_special_tokens=False)) == 1

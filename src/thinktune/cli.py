@@ -12,11 +12,9 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "serve", "export")
+from thinktune.errors import UserError  # noqa: F401 - re-exported: `thinktune.cli.UserError`
 
-
-class UserError(Exception):
-    """An error the user can fix: printed as one line, exit code 2."""
+COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "runs", "serve", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

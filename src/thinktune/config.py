@@ -256,10 +256,16 @@ def override_value(raw: str) -> Any:
     return value
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Load `cls` from a YAML file (optional) plus `--set` overrides."""
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
+                preset: dict[str, Any] | None = None) -> T:
+    """Load `cls` from a YAML file (optional), then `preset` values (a command's own flags, already typed:
+    `{"limit": 20}` from `--limit 20`), then `--set` overrides; later ones win. An error about a preset value
+    names its flag."""
     data = read_yaml(path) if path else _LinedDict({}, {})
     source = str(path) if path else "<defaults>"
+    for key, value in (preset or {}).items():
+        data[key] = value
+        data.lines[key] = f"--{key.replace('_', '-')}"
     if overrides:
         apply_overrides(data, overrides)
         source = f"{source}{_WITH_SET}" if path else "--set"

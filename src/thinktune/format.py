@@ -151,6 +151,33 @@ def _parse_lenient(text: str) -> Parsed:
     return Parsed(thinking, answer, False)
 
 
+def parse_direct(text: str | None) -> str | None:
+    """The answer of a well-formed direct (non-reasoning) completion, else None. Never raises.
+
+    Well formed means exactly one `<answer>…</answer>` block and nothing else: whitespace may surround it,
+    but no text before or after it, no second `<answer>`, no `<think>`/`</think>`, and a non-empty answer.
+    It is the strict reading of a non-reasoning job's output, as `parse(text, strict=True)` is of a
+    reasoning job's.
+
+    >>> parse_direct("<answer>\\n4\\n</answer>")
+    '4'
+    >>> parse_direct("The answer is <answer>4</answer>") is None    # text around the block
+    True
+    >>> parse_direct("<think>2+2</think><answer>4</answer>") is None   # reasoning, not a direct answer
+    True
+    """
+    if not isinstance(text, str):
+        return None
+    body = text.strip()
+    if not (body.startswith(ANSWER_OPEN) and body.endswith(ANSWER_CLOSE)):
+        return None
+    if body.count(ANSWER_OPEN) != 1 or body.count(ANSWER_CLOSE) != 1:
+        return None
+    if THINK_OPEN in body or THINK_CLOSE in body:
+        return None
+    return body[len(ANSWER_OPEN) : -len(ANSWER_CLOSE)].strip() or None
+
+
 def extract_answer(text: str | None, strict: bool = False) -> str | None:
     """The answer inside `<answer>`, read strictly or leniently; None when there is none."""
     return parse(text, strict=strict).answer

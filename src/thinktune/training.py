@@ -1,55 +1,39 @@
-"""Pieces every training recipe shares: LoRA settings, CPU-safe trainer arguments, the metrics log.
+"""Pieces every training recipe shares: CPU-safe trainer arguments, the metrics log, progress and cancel.
 
 Recipes stay readable because the plumbing lives here once:
-- `LoraSettings` → a PEFT `LoraConfig` (or full fine-tuning when disabled);
 - `cpu_safe_args()` → the `TrainingArguments` fields TRL needs on a CPU machine (bf16 off, a non-fused
   optimiser, no gradient checkpointing) and sensible ones on a GPU;
-- `MetricsLogger` → a `TrainerCallback` that appends every log (loss, learning rate, tokens/s, …) to
-  `metrics.jsonl` in the run folder, flushed per row, so a killed run keeps its history.
+- `MetricsLogger` → a `TrainerCallback` that appends every step's log (loss, learning rate, tokens/s, …)
+  to the run's `metrics.jsonl`, flushed per row, so a killed run keeps its history; the trainer's closing
+  summary goes to `events.jsonl` and the run's key metrics;
+- `JobCallback` → progress to the job's reporter after every step, and cooperative cancellation: a cancel
+  request stops training at the next step boundary with a checkpoint saved there;
+- `resume_point()` → the checkpoint a rerun resumes from, with the logs cut back to it (exact resume).
+
+The LoRA settings (`LoraSettings`) live with the configs in `thinktune.recipes.config`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktune.io import append_jsonl
+import torch
+import yaml
+from transformers import PrinterCallback, TrainerCallback
 
+from thinktune.config import ConfigError, save_config, to_dict
+from thinktune.errors import JobCancelled
+from thinktune.runs import METRICS, RunWriter, checkpoint_step, checkpoints, cut_after_step
 
-@dataclass(frozen=True)
-class LoraSettings:
-    """LoRA (PEFT) settings; `enabled: false` means a full fine-tune."""
-
-    enabled: bool = field(default=True, metadata={"help": "LoRA adapters (true) or full fine-tuning (false)"})
-    r: int = field(default=16, metadata={"help": "LoRA rank"})
-    alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA path"})
-    target_modules: str = field(
-        default="all-linear", metadata={"help": "modules to adapt: 'all-linear' or a comma-separated list"}
-    )
-
-    def to_peft(self) -> Any:
-        """The PEFT `LoraConfig`, or None for a full fine-tune."""
-        if not self.enabled:
-            return None
-        from peft import LoraConfig
-
-        targets = self.target_modules
-        return LoraConfig(
-            r=self.r,
-            lora_alpha=self.alpha,
-            lora_dropout=self.dropout,
-            target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
-            task_type="CAUSAL_LM",
-        )
+log = logging.getLogger("thinktune.training")
 
 
 def cpu_safe_args() -> dict[str, Any]:
     """TrainingArguments fields that work on CPU (and are harmless on GPU)."""
-    import torch
-
     on_gpu = torch.cuda.is_available()
     return {
         "use_cpu": not on_gpu,
@@ -61,8 +45,14 @@ def cpu_safe_args() -> dict[str, Any]:
         "optim": "adamw_torch",
         "report_to": "none",
         "dataloader_num_workers": 0,
-        "disable_tqdm": False,
+        "disable_tqdm": True,  # the job's reporter draws the progress bar
     }
+
+
+def quiet(trainer: Any) -> Any:
+    """Drop the callback that prints every log dict to stdout when tqdm is off: the reporter shows progress."""
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def count_parameters(model: Any) -> tuple[int, int]:
@@ -72,35 +62,151 @@ def count_parameters(model: Any) -> tuple[int, int]:
     return trainable, total
 
 
-def make_metrics_logger(path: str | Path, extra: dict[str, Any] | None = None) -> Any:
-    """A `TrainerCallback` appending each `on_log` dict to `path` as JSONL, with step, epoch and wall time.
+class MetricsLogger(TrainerCallback):
+    """Appends each step's `on_log` dict to the run's `metrics.jsonl` with step, epoch and wall time.
 
     tokens/s is computed from the trainer's `num_input_tokens_seen` when it is tracked
-    (`include_num_input_tokens_seen`).
+    (`include_num_input_tokens_seen`). The closing summary (`train_runtime`, `train_loss`) is not a step:
+    it becomes a `summary` event and the run's key metrics.
     """
-    from transformers import TrainerCallback
 
-    class MetricsLogger(TrainerCallback):
-        def __init__(self) -> None:
-            self.t0 = time.time()
-            self.last_t = self.t0
-            self.last_tokens = 0
+    def __init__(self, writer: RunWriter, extra: dict[str, Any] | None = None) -> None:
+        self.writer, self.extra = writer, extra or {}
+        self.t0 = time.time()
+        self.last_t = self.t0
+        self.last_tokens = 0
 
-        def on_train_begin(self, args, state, control, **kwargs):
-            # A resumed run restores the token count before this call: count tokens/s from there.
-            self.last_t = time.time()
-            self.last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run restores the token count before this call: count tokens/s from there.
+        self.last_t = time.time()
+        self.last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D401 - HF callback signature
-            now = time.time()
-            row = {"step": state.global_step, "epoch": state.epoch, "wall_s": round(now - self.t0, 3)}
-            row.update({k: v for k, v in (logs or {}).items() if isinstance(v, (int, float, str, bool))})
-            tokens = getattr(state, "num_input_tokens_seen", 0) or 0
-            if tokens > self.last_tokens and now > self.last_t:
-                row["tokens_per_s"] = round((tokens - self.last_tokens) / (now - self.last_t), 2)
-            self.last_t, self.last_tokens = now, tokens
-            if extra:
-                row.update(extra)
-            append_jsonl(path, row)
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        now = time.time()
+        values = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float, str, bool))}
+        tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+        if "train_loss" in values:  # the trainer's closing summary (step logs carry train_runtime too)
+            summary = {**values, "step": state.global_step, "num_input_tokens_seen": tokens}
+            self.writer.metrics.update(summary)
+            self.writer.event("summary", **summary)
+            return
+        row = {"step": state.global_step, "epoch": state.epoch, "wall_s": round(now - self.t0, 3), **values}
+        if tokens > self.last_tokens and now > self.last_t:
+            row["tokens_per_s"] = round((tokens - self.last_tokens) / (now - self.last_t), 2)
+        self.last_t, self.last_tokens = now, tokens
+        row.update(self.extra)
+        self.writer.log_metrics(row)
+        for key in ("loss", "eval_loss"):
+            if key in values:
+                self.writer.metrics["final_" + key if key == "loss" else key] = values[key]
 
-    return MetricsLogger()
+
+class JobCallback(TrainerCallback):
+    """Reports progress after every step and stops at a step boundary when a cancel is requested.
+
+    On a cancel the trainer is told to save a checkpoint at that step and stop; the recipe then calls
+    `raise_if_cancelled()`, and the run ends `cancelled`, resumable from that checkpoint.
+    """
+
+    def __init__(self, writer: RunWriter, title: str) -> None:
+        self.writer, self.title = writer, title
+        self.latest: dict[str, Any] = {}
+        self.cancelled_at: int | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.writer.reporter is not None:
+            self.writer.reporter.begin(self.title, total=state.max_steps, unit="step", initial=state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._report(state)
+        if self.writer.cancel_requested() and state.global_step < state.max_steps:
+            control.should_save = True
+            control.should_training_stop = True
+            self.cancelled_at = state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.latest.update({k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))})
+        self._report(state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.writer.reporter is not None:
+            self.writer.reporter.end()
+
+    def _report(self, state) -> None:
+        if self.writer.reporter is not None:
+            self.writer.reporter.progress(state.global_step, state.max_steps, **self.latest)
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled_at is not None:
+            self.writer.event("cancel", f"stopped at step {self.cancelled_at}; rerun to resume",
+                              step=self.cancelled_at, checkpoint=f"checkpoint-{self.cancelled_at}")
+            raise JobCancelled(f"cancelled at step {self.cancelled_at}")
+
+
+def checkpoint_loads(path: Path) -> str | None:
+    """None when a checkpoint folder looks complete; else why not (its files are read, not loaded)."""
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return f"trainer_state.json unreadable ({type(e).__name__})"
+    weights = [p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")]
+    if not weights:
+        return "no weights file"
+    for p in weights:
+        if p.suffix == ".safetensors":
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(p), framework="pt") as f:
+                    f.keys()
+            except Exception as e:  # a truncated file fails its header or its size check
+                return f"{p.name} unreadable ({type(e).__name__})"
+    return None
+
+
+def resume_point(run_dir: Path, writer: RunWriter | None, logs: tuple[str, ...] = (METRICS,)) -> Path | None:
+    """The checkpoint to resume from (the newest that looks complete; broken ones are skipped with a
+    warning naming them), after cutting every log in `logs` back to its step, so that no metric row is
+    written twice and none is missing."""
+    chosen = None
+    for path in checkpoints(run_dir):
+        why = checkpoint_loads(path)
+        if why is None:
+            chosen = path
+            break
+        log.warning("%s: skipped (%s); trying the checkpoint before it", path, why)
+        if writer is not None:
+            writer.event("checkpoint_skipped", f"{path.name}: {why}", checkpoint=path.name)
+    step = checkpoint_step(chosen) if chosen else 0
+    for name in logs:
+        dropped = cut_after_step(run_dir / name, step)
+        if dropped and writer is not None:
+            writer.event("log_cut", f"{name}: {dropped} rows after step {step} dropped (they are redone)",
+                         file=name, rows=dropped, step=step)
+    return chosen
+
+
+def check_resumable(cfg: Any, checkpoint: Path | None, keys: tuple[str, ...]) -> None:
+    """Raise `ConfigError` naming every setting in `keys` that differs from `checkpoint`'s config.yaml."""
+    if checkpoint is None or not (checkpoint / "config.yaml").is_file():
+        return
+    saved = yaml.safe_load((checkpoint / "config.yaml").read_text(encoding="utf-8")) or {}
+    now = to_dict(cfg)
+    diff = [f"{k}: {saved.get(k)!r} there, {now[k]!r} now" for k in keys if k in saved and saved[k] != now[k]]
+    if diff:
+        raise ConfigError(
+            f"output_dir {cfg.output_dir}: {checkpoint.name} was trained with other settings ({'; '.join(diff)}); "
+            "use a new output_dir, or --set resume=false to train from scratch there"
+        )
+
+
+class ConfigBesideCheckpoint(TrainerCallback):
+    """Writes the resolved config into every `checkpoint-N` folder as it is saved (what resume checks)."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            save_config(self.cfg, folder / "config.yaml")

@@ -25,8 +25,8 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from thinktune.cli import UserError
     from thinktune.compare.advise import advise, advise_from_measurement
+    from thinktune.errors import UserError
 
     if not (args.describe or args.data or args.measure):
         raise UserError("give --describe TEXT and/or --data FILE (and --measure to run a comparison)")

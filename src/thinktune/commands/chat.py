@@ -24,28 +24,15 @@ def register(sub) -> None:
 
 def resolve_model(spec: str) -> str:
     """A run folder stands for its `final/` model; anything else is a model spec."""
-    if (Path(spec) / "final").is_dir():
-        return str(Path(spec) / "final")
-    return spec
+    from thinktune.runs import FINAL
 
-
-def trained_job(folder: str) -> str | None:
-    """The job type a thinktune run saved beside its model (`config.yaml`), or None."""
-    path = Path(folder) / "config.yaml"
-    if not path.is_file():
-        return None
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return None
-    return data.get("job") if isinstance(data, dict) else None
+    return str(Path(spec) / FINAL) if (Path(spec) / FINAL).is_dir() else spec
 
 
 def main(args) -> int:
     from thinktune.chat import chat, format_reply
     from thinktune.models import load_model
+    from thinktune.runs import trained_job
 
     spec = resolve_model(args.model)
     reasoning = not args.direct and trained_job(spec) != "non_reasoning"

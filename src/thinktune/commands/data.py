@@ -52,9 +52,9 @@ def validate(args) -> int:
 
 
 def snapshot(args) -> int:
-    from thinktune.cli import UserError
     from thinktune.data.readers import read_examples
     from thinktune.data.snapshot import make_snapshot, save_snapshot
+    from thinktune.errors import UserError
 
     if not 0 <= args.val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")

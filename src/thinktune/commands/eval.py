@@ -1,11 +1,13 @@
-"""`thinktune eval --model M --task T --strategy S [--limit N] [--out DIR]`: evaluate a model with a strategy.
+"""`thinktune eval [CONFIG] [--model M --task T --strategy S ...] [--set key=value] [--show-config]`.
 
-A thin wrapper over `thinktune.evaluation.evaluate`. Examples:
+The evaluation job (`thinktune.evaluation.job`): each flag is a key of `EvalJobConfig` (`--limit 20` is
+`limit: 20`), and `--set` overrides any key as in every job command. Examples:
 
     thinktune eval --model default --task arithmetic --limit 20
     thinktune eval --model default --task gsm8k --strategy self_consistency --n 8 --limit 10 --out runs/sc
     thinktune eval --model http://127.0.0.1:8000/v1 --task rg:basic_arithmetic --strategy adaptive
-    thinktune eval --model runs/sft --task jsonl:my.jsonl --strategy best_of_n --set scorer=format
+    thinktune eval --model runs/sft --task jsonl:my.jsonl --strategy best_of_n --option scorer=format
+    thinktune eval my_eval.yaml --set options.rule=esc --show-config
     thinktune eval --list-strategies
 
 Rerunning the same command with the same `--out` resumes an interrupted run.
@@ -15,70 +17,67 @@ from __future__ import annotations
 
 from typing import Any
 
+from thinktune.commands._job import add_config_arguments, job_config, run_from_cli
+
+# flag → config key, for the flags whose name is not the key's
+_RENAMED = {"out": "output_dir"}
+
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a model with an inference strategy (accuracy, tokens, latency)")
-    p.add_argument("--model", default="default", help="model spec (default, tiny, folder, .gguf, Hub id, or a server URL)")
+    add_config_arguments(p, "YAML config mirroring EvalJobConfig (flags and --set override it)")
+    p.add_argument("--model", help="model spec (default, tiny, folder, .gguf, Hub id, or a server URL)")
     p.add_argument("--task", help="arithmetic, countdown, gsm8k, rg:<name> or jsonl:<path>")
-    p.add_argument("--strategy", default="greedy", help="greedy, cot, self_consistency, adaptive, best_of_n, ...; NAME@N sets N samples "
+    p.add_argument("--strategy", help="greedy, cot, self_consistency, adaptive, best_of_n, ...; NAME@N sets N samples "
                    "(maj@8); --list-strategies shows all with their options")
     p.add_argument("--limit", type=int, help="evaluate only the first N questions")
-    p.add_argument("--split", default="test", help="task split (default: test)")
-    p.add_argument("--n", type=int, default=1, help="samples per question for sampling strategies")
-    p.add_argument("--max-new-tokens", type=int, default=256, help="token cap per completion")
-    p.add_argument("--direct", action="store_true", help="prompt for the answer only (no <think>)")
+    p.add_argument("--split", help="task split (default: test)")
+    p.add_argument("--n", type=int, help="samples per question for sampling strategies")
+    p.add_argument("--max-new-tokens", type=int, help="token cap per completion (default 256)")
+    p.add_argument("--direct", action="store_const", const=False, dest="reasoning",
+                   help="prompt for the answer only (no <think>): reasoning=false")
     p.add_argument("--engine", choices=("hf", "openai", "vllm", "llamacpp"), help="backend (default: from --model)")
-    p.add_argument("--batch-size", type=int, default=8, help="questions per strategy call")
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+    p.add_argument("--batch-size", type=int, help="questions per strategy call (default 8)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"),
                    help="transformers engine weights (bfloat16 is ~1.8x faster on CPUs with AMX)")
     p.add_argument("--threads", type=int, help="torch CPU threads (1 is much faster on a busy shared machine)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed; for generated tasks (arithmetic, countdown, rg:) it also picks "
-                   "the questions, so compare runs with one seed")
+    p.add_argument("--seed", type=int, help="sampling seed; for generated tasks (arithmetic, countdown, rg:) it also "
+                   "picks the questions, so compare runs with one seed")
     p.add_argument("--out", help="output folder (samples.jsonl, metrics.json, report.md/html); a rerun resumes "
                    "(default: runs/eval/MODEL__TASK__STRATEGY)")
     p.add_argument("--label", help="the run's name in reports")
-    p.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                   help="a strategy option, e.g. --set scorer=format --set rule=esc")
+    p.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy option, e.g. --option scorer=format (= --set options.scorer=format)")
     p.add_argument("--task-option", dest="task_options", action="append", default=[], metavar="KEY=VALUE",
-                   help="a task option, e.g. --task-option ops=2")
+                   help="a task option, e.g. --task-option ops=2 (= --set task_options.ops=2)")
     p.add_argument("--list-strategies", action="store_true", help="list strategies and their options, then exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_const", const=False, dest="progress", help="no progress bar")
     p.set_defaults(func=main)
 
 
-def parse_options(pairs: list[str], what: str) -> dict[str, Any]:
-    """`key=value` strings → a dict, values read as YAML scalars (`8` → 8, `true` → True, `x` → 'x')."""
-    import yaml
-
-    from thinktune.cli import UserError
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"{what} {pair!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
+FLAGS = ("model", "task", "strategy", "limit", "split", "n", "max_new_tokens", "reasoning", "engine", "batch_size",
+         "dtype", "threads", "seed", "out", "label", "progress")
 
 
-def default_out(model: str, task: str, strategy: str, direct: bool) -> str:
-    """`runs/eval/MODEL__TASK__STRATEGY[__direct]`, each part reduced to file-name-safe characters.
+def preset_from_flags(args: Any) -> dict[str, Any]:
+    """The config values the flags set (only the flags given), keyed by config field."""
+    from thinktune.config import ConfigError, override_value
 
-    >>> default_out("runs/sft/final", "jsonl:data/my.jsonl", "maj@8", False)
-    'runs/eval/runs_sft_final__jsonl_data_my.jsonl__maj@8'
-    """
-    import re
-
-    parts = [model.rstrip("/"), task, strategy] + (["direct"] if direct else [])
-    return "runs/eval/" + "__".join(re.sub(r"[^A-Za-z0-9@._-]+", "_", p).strip("_") for p in parts)
+    preset = {_RENAMED.get(f, f): getattr(args, f) for f in FLAGS if getattr(args, f, None) is not None}
+    for flag, key in (("option", "options"), ("task-option", "task_options")):
+        pairs = getattr(args, key)
+        if pairs:
+            values = {}
+            for pair in pairs:
+                name, sep, raw = pair.partition("=")
+                if not sep or not name.strip():
+                    raise ConfigError(f"--{flag} {pair!r}: expected KEY=VALUE")
+                values[name.strip()] = override_value(raw)
+            preset[key] = values
+    return preset
 
 
 def main(args) -> int:
-    from thinktune.cli import UserError
-
     if args.list_strategies:
         from thinktune.inference.strategies import STRATEGIES, strategy_options
 
@@ -87,37 +86,33 @@ def main(args) -> int:
             for key, default, help_text in strategy_options(name):
                 print(f"    {key:22} {default!s:14} {help_text}")
         return 0
-    if not args.task:
+    from thinktune.config import ConfigError
+    from thinktune.errors import UserError
+
+    if not (args.task or args.config or any(o.startswith("task=") for o in args.overrides) or args.show_config):
         raise UserError("--task is required (arithmetic, countdown, gsm8k, rg:<name> or jsonl:<path>)")
-    from thinktune.evaluation import evaluate
+    try:
+        cfg = job_config("eval", args, preset_from_flags(args))
+    except ConfigError as e:
+        if "unknown key" in str(e) and "--set" in str(e):
+            raise ConfigError(f"{e}; a strategy option goes under options (--set options.KEY=VALUE or "
+                              "--option KEY=VALUE)") from None
+        raise
+    if cfg is None:
+        return 0
+    code, run = run_from_cli("eval", cfg)
+    if run.status == "succeeded":
+        _print_summary(run)
+    return code
+
+
+def _print_summary(run: Any) -> None:
+    import json
+
     from thinktune.evaluation.report import table_rows
-    from thinktune.tasks import load_task
 
-    options = parse_options(args.options, "--set")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    try:
-        examples = load_task(args.task, split=args.split, n=args.limit, seed=args.seed,
-                             **parse_options(args.task_options, "--task-option"))
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    if args.limit is not None:
-        examples = examples[: args.limit]
-    if not examples:
-        raise UserError(f"task {args.task!r} gave no questions")
-    out = args.out or default_out(args.model, args.task, args.strategy, args.direct)
-    try:
-        result = evaluate(args.model, examples, args.strategy, dtype=args.dtype, reasoning=not args.direct,
-                          max_new_tokens=args.max_new_tokens, n=args.n, out_dir=out, engine=args.engine,
-                          seed=args.seed, batch_size=args.batch_size, progress=not args.no_progress,
-                          label=args.label or f"{args.model}/{args.strategy}", **options)
-    except (ValueError, ImportError) as e:
-        raise UserError(str(e)) from None
-    header, rows = table_rows([result.to_run()])
+    saved = json.loads((run.folder / "metrics.json").read_text(encoding="utf-8"))
+    header, rows = table_rows([{"label": saved["label"], "metrics": saved["metrics"]}])
     for name, value in zip(header, rows[0], strict=True):
         print(f"{name:16} {value}")
-    if result.out_dir is not None:
-        print(f"\nsamples: {result.out_dir / 'samples.jsonl'}\nreport:  {result.out_dir / 'report.html'}")
-    return 0
+    print(f"\nsamples: {run.folder / 'samples.jsonl'}\nreport:  {run.folder / 'report.html'}")

@@ -20,8 +20,8 @@ def main(args) -> int:
     import shutil
     from pathlib import Path
 
-    from thinktune.cli import UserError
-    from thinktune.recipes.sft import final_folder, merge_adapter
+    from thinktune.errors import UserError
+    from thinktune.runs import final_folder, merge_adapter
 
     src, out = final_folder(args.run), Path(args.out)
     if out.exists() and not out.is_dir():

@@ -1,12 +1,15 @@
-"""`thinktune train RECIPE CONFIG.yaml [--set key=value ...]`: run a training recipe.
+"""`thinktune train RECIPE [CONFIG.yaml] [--set key=value ...] [--show-config]`: run a training job.
 
-Each recipe module `thinktune.recipes.<name>` exposes `CONFIG_CLASS` (its typed config) and
-`run(cfg) -> Path` (the run folder).
+    thinktune train sft configs/sft_quickstart.yaml --set max_steps=20
+    thinktune train grpo configs/grpo_countdown.yaml
+    thinktune train sft --show-config
+
+Each recipe is a job kind (`thinktune.jobs`); rerunning the same command resumes from the last checkpoint.
 """
 
 from __future__ import annotations
 
-import importlib
+from thinktune.commands._job import add_config_arguments, job_config, run_from_cli
 
 RECIPES = ("sft", "grpo")
 
@@ -14,24 +17,14 @@ RECIPES = ("sft", "grpo")
 def register(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a model (sft: reasoning or non-reasoning SFT; grpo: RL)")
     p.add_argument("recipe", choices=RECIPES, help="which recipe")
-    p.add_argument("config", nargs="?", help="YAML config (defaults are used for keys it leaves out)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, dotted for sections (e.g. --set lora.r=8)")
-    p.add_argument("--show-config", action="store_true",
-                   help="print every config key with the value the run would use (CONFIG and --set applied) and exit")
+    add_config_arguments(p)
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
-    from thinktune.config import describe, load_config
-
-    recipe = importlib.import_module(f"thinktune.recipes.{args.recipe}")
-    given = args.config or args.overrides
-    cfg = load_config(recipe.CONFIG_CLASS, args.config, args.overrides) if given or not args.show_config else None
-    if args.show_config:  # the values this run would use: checked, with the file and --set applied
-        for key, value, help_text in describe(recipe.CONFIG_CLASS, defaults=cfg):
-            print(f"{key:32} {value:24} {help_text}")
+    cfg = job_config(args.recipe, args)
+    if cfg is None:
         return 0
-    out = recipe.run(cfg)
-    print(f"run folder: {out}")
-    return 0
+    code, run = run_from_cli(args.recipe, cfg)
+    print(f"run folder: {run.folder}")
+    return code

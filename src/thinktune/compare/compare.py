@@ -43,77 +43,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thinktune.compare.config import CompareConfig
 from thinktune.config import ConfigError, save_config, to_dict
-from thinktune.io import read_jsonl, write_json
-from thinktune.training import LoraSettings
+from thinktune.errors import JobCancelled
+from thinktune.evaluation.harness import EvalResult, QuestionRecord
+from thinktune.io import write_json
+from thinktune.reporter import Reporter, TqdmReporter
+from thinktune.runs import Run, RunWriter, job_run
+
+CONFIG_CLASS = CompareConfig
 
 JOBS = ("non_reasoning", "reasoning")
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """A reasoning-vs-non-reasoning comparison; the YAML file mirrors these fields (and `lora:`)."""
-
-    model: str = field(default="default", metadata={"help": "base model spec: default | tiny | folder | .gguf | Hub id"})
-    data: str | None = field(
-        default=None,
-        metadata={"help": "a JSONL whose rows carry step-by-step reasoning (any form `thinktune data` reads); "
-                          "empty: generate problems from `task`"},
-    )
-    task: str = field(default="arithmetic", metadata={"help": "built-in task used when `data` is empty"})
-    task_options: dict = field(
-        default_factory=lambda: {"digits": 2, "operators": "+"},
-        metadata={"help": "options of the task (a mapping; a --set replaces all of it)"},
-    )
-    mix_key: str = field(default="ops", metadata={"help": "task option varied to mix difficulties ('' : no mix)"})
-    mix_values: list[int] = field(
-        default_factory=lambda: [1, 2, 3, 4],
-        metadata={"help": "values of `mix_key`, in equal shares; the report breaks accuracy down by them"},
-    )
-    train_rows: int = field(default=288, metadata={"help": "training rows (both variants see the same ones)"})
-    eval_questions: int = field(default=48, metadata={"help": "held-out questions for the trained variants"})
-    base_eval_questions: int = field(
-        default=12, metadata={"help": "held-out questions for the base-model rows (0: skip them)"}
-    )
-    steps: int = field(default=36, metadata={"help": "optimizer steps for each variant (the same budget)"})
-    batch_size: int = field(default=8, metadata={"help": "training rows per step"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (full FT ~1e-4, LoRA ~1e-3)"})
-    max_length: int = field(default=256, metadata={"help": "longest tokenized training row"})
-    lora: LoraSettings = field(
-        default_factory=lambda: LoraSettings(enabled=False),
-        metadata={"help": "LoRA settings (section); the quickstart fine-tunes the 135M model in full"},
-    )
-    seed: int = field(default=0, metadata={"help": "seed for the data, the split and training"})
-    eval_batch_size: int = field(default=12, metadata={"help": "questions generated together in evaluation"})
-    max_new_tokens: int = field(default=160, metadata={"help": "generation budget for reasoning rows"})
-    direct_max_new_tokens: int = field(default=32, metadata={"help": "generation budget for direct rows"})
-    self_consistency: int = field(
-        default=0, metadata={"help": "also evaluate the reasoning variant with maj@k over k samples (0: skip)"}
-    )
-    routers: list[str] = field(
-        default_factory=lambda: ["agreement", "classifier"],
-        metadata={"help": "hybrid-router rows: agreement (k direct samples), classifier (fitted, cross-fitted)"},
-    )
-    router_samples: int = field(default=4, metadata={"help": "direct samples per question for the agreement router"})
-    agreement_threshold: float = field(
-        default=0.25, metadata={"help": "route to reasoning when this share of the samples disagrees (or more)"}
-    )
-    classifier_threshold: float = field(
-        default=0.5, metadata={"help": "route to reasoning when P(direct is wrong) is at least this"}
-    )
-    output_dir: str = field(default="runs/compare", metadata={"help": "where variants, evals and the report go"})
-    progress: bool = field(default=True, metadata={"help": "progress bars"})
-
-    def __post_init__(self) -> None:
-        for name in ("train_rows", "eval_questions", "steps", "batch_size", "eval_batch_size", "max_new_tokens",
-                     "direct_max_new_tokens", "max_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.base_eval_questions < 0 or self.self_consistency < 0 or self.router_samples < 2:
-            raise ValueError("base_eval_questions and self_consistency must be >= 0, router_samples >= 2")
-        unknown = set(self.routers) - {"agreement", "classifier"}
-        if unknown:
-            raise ValueError(f"routers: unknown {sorted(unknown)}; use agreement and/or classifier")
 
 
 # --------------------------------------------------------------------------------------------- phases
@@ -235,28 +175,26 @@ def sft_config(cfg: CompareConfig, train_file: Path, out: Path) -> Any:
     )
 
 
-def train_variant(base: Any, job: str, out: Path) -> tuple[Path, dict[str, Any]]:
-    """Train one variant; returns (its `final/` folder, training cost: wall seconds and tokens)."""
+def train_variant(base: Any, job: str, out: Path, reporter: Reporter | None = None) -> tuple[Path, dict[str, Any]]:
+    """Train one variant as an SFT job whose parent is the compare run; returns (its `final/` folder, training
+    cost: wall seconds, trainer runtime, tokens and final loss). A cancel raises `JobCancelled`."""
     from thinktune.recipes.sft import run
 
     run_dir = out / "variants" / job
     cfg = dataclasses.replace(base, job=job, output_dir=str(run_dir))
     t0 = time.perf_counter()
-    run(cfg)
+    trained = run(cfg, reporter, parent=out)
     wall = time.perf_counter() - t0
-    return run_dir / "final", {"train_wall_s": wall, **training_cost(run_dir / "metrics.jsonl")}
+    if trained.status == "cancelled":
+        raise JobCancelled(f"the {job} variant was cancelled")
+    return trained.final, {"train_wall_s": wall, **training_cost(trained)}
 
 
-def training_cost(metrics: Path) -> dict[str, Any]:
-    """Trainer runtime, tokens seen and final loss from a run's metrics.jsonl."""
-    runtime = tokens = loss = None
-    if metrics.is_file():
-        for row in read_jsonl(metrics):
-            runtime = row.get("train_runtime", runtime)
-            tokens = row.get("num_input_tokens_seen", row.get("train_tokens", tokens))
-            if "loss" in row:
-                loss = row["loss"]
-    return {"train_runtime_s": runtime, "train_tokens": tokens, "final_loss": loss}
+def training_cost(trained: Run) -> dict[str, Any]:
+    """Trainer runtime, tokens seen and final loss, from an SFT run's manifest."""
+    m = trained.metrics
+    return {"train_runtime_s": m.get("train_runtime"), "train_tokens": m.get("num_input_tokens_seen"),
+            "final_loss": m.get("final_loss")}
 
 
 # ----------------------------------------------------------------------------------------- evaluation
@@ -297,9 +235,10 @@ def eval_specs(cfg: CompareConfig, variants: dict[str, Path]) -> list[EvalSpec]:
     return specs
 
 
-def run_eval(spec: EvalSpec, cfg: CompareConfig, test: list[Any], out_dir: Path) -> dict[str, Any]:
-    """Evaluate one row with the harness into `out_dir` (which it resumes); returns the harness's run dict
-    (`label`, `metrics`, `records` in question order), each record tagged with its difficulty group."""
+def run_eval(spec: EvalSpec, cfg: CompareConfig, test: list[Any], out_dir: Path,
+             reporter: Reporter | None = None) -> EvalResult:
+    """Evaluate one row with the harness into `out_dir` (which it resumes); returns the harness's result
+    (metrics, and records in question order), each record tagged with its difficulty group."""
     from thinktune.evaluation import evaluate
 
     examples = test[: spec.limit] if spec.limit else test
@@ -307,12 +246,11 @@ def run_eval(spec: EvalSpec, cfg: CompareConfig, test: list[Any], out_dir: Path)
         spec.model, examples, spec.strategy, reasoning=spec.reasoning,
         max_new_tokens=cfg.max_new_tokens if spec.reasoning else cfg.direct_max_new_tokens,
         n=spec.n, out_dir=out_dir, seed=cfg.seed, batch_size=cfg.eval_batch_size, progress=cfg.progress,
-        label=spec.label, **spec.options,
+        reporter=reporter, label=spec.label, **spec.options,
     )
-    run = result.to_run()
-    for rec, ex in zip(run["records"], examples, strict=True):  # the by-difficulty table needs the group
+    for rec, ex in zip(result.records, examples, strict=True):  # the by-difficulty table needs the group
         rec["difficulty"] = ex.meta.get("difficulty")
-    return run
+    return result
 
 
 def row_from_eval(spec: EvalSpec, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -328,33 +266,31 @@ def row_from_eval(spec: EvalSpec, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------- routers
-def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def router_rows(cfg: CompareConfig, test: list[Any], evals: dict[str, EvalResult]) -> list[dict[str, Any]]:
     """The hybrid-router rows, computed from the per-question records (no generation is repeated)."""
     from thinktune.compare.router import agreement, at_least, cross_fit_scores, simulate_router
     from thinktune.verify import normalize
 
     # Records carry `latency_s` (its batch's wall time: when the answer arrived) and `wall_share_s` (its share
     # of the machine time: the cost, as in the harness's s_per_question); simulate_router uses both.
-    direct, reasoning = evals["non_reasoning"]["records"], evals["reasoning"]["records"]
+    direct, reasoning = evals["non_reasoning"].records, evals["reasoning"].records
     rows = []
     if "agreement" in cfg.routers and "router_samples" in evals:
-        samples = evals["router_samples"]["records"]
+        samples: list[QuestionRecord] = evals["router_samples"].questions
         hard, easy = [], []
         for rec in samples:
-            answers = list(rec["answers"])
-            share, idx = agreement(answers)
+            share, idx = agreement(rec.answers)
             hard.append(at_least(1.0 - share, cfg.agreement_threshold))
             # An easy question is answered with the majority sample, already paid for in the overhead.
-            ok = idx is not None and rec["verdicts"][idx] >= 1.0
-            strict = ok and rec["well_formed"][idx] and normalize(rec["strict_answers"][idx]) == normalize(answers[idx])
+            ok = idx is not None and rec.verdicts[idx] >= 1.0
+            strict = ok and rec.well_formed[idx] and normalize(rec.strict_answers[idx]) == normalize(rec.answers[idx])
             easy.append({"correct_strict": strict, "correct_lenient": ok, "output_tokens": 0, "latency_s": 0.0,
                          "wall_share_s": 0.0})
-        row = simulate_router(direct, reasoning, hard, [float(r["output_tokens"]) for r in samples],
-                              [float(r["wall_share_s"]) for r in samples], easy,
-                              [float(r["latency_s"]) for r in samples])
+        row = simulate_router(direct, reasoning, hard, [r.output_tokens for r in samples],
+                              [r.wall_share_s for r in samples], easy, [r.latency_s for r in samples])
         rows.append(_router_row("router_agreement", f"router (agreement of {cfg.router_samples})", row))
     if "classifier" in cfg.routers:
-        wrong = [not float(r["correct_strict"]) >= 1.0 for r in direct]
+        wrong = [not q.correct_strict >= 1.0 for q in evals["non_reasoning"].questions]
         scores = cross_fit_scores([ex.question for ex in test], wrong, seed=cfg.seed)
         row = simulate_router(direct, reasoning, [at_least(s, cfg.classifier_threshold) for s in scores])
         rows.append(_router_row("router_classifier", "router (classifier)", row))
@@ -379,7 +315,7 @@ class CompareResult:
     phase_seconds: dict[str, float]
 
 
-def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any]], evals: dict[str, dict[str, Any]],
+def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any]], evals: dict[str, EvalResult],
                          recommendation: Any, notes: list[str]) -> tuple[Path, Path]:
     """report.md through the harness's `write_report` (its run table and plots, then compare's sections as
     Markdown), and report.html with compare's sections as real HTML (table, inline plot) before the
@@ -389,8 +325,8 @@ def write_compare_report(cfg: CompareConfig, out: Path, rows: list[dict[str, Any
 
     plot = tradeoff_plot(rows, out / "tradeoff.png")
     shown = {r["name"] for r in rows}
-    runs = [run for name, run in evals.items() if name in shown]
-    difficulty = by_difficulty({name: run["records"] for name, run in evals.items() if name in shown})
+    runs = [result.to_run() for name, result in evals.items() if name in shown]
+    difficulty = by_difficulty({name: result.records for name, result in evals.items() if name in shown})
     extra = sections(rows, recommendation.markdown(), plot, difficulty, notes)
     title = f"Reasoning vs non-reasoning: {cfg.model} on {cfg.data or cfg.task}"
     md, _ = write_report(runs, out, title, extra_sections=[(s["title"], s["markdown"]) for s in extra])
@@ -418,8 +354,28 @@ def train_key(base: Any, data_fingerprint: str, job: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------- the pipeline
-def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> CompareResult:
-    """Run (or resume) the whole comparison; see the module docstring."""
+def run(cfg: CompareConfig, reporter: Reporter | None = None, *, parent: str | Path | None = None) -> Run:
+    """The compare job: run (or resume) the whole comparison; returns the `Run` (verdict in `run.metrics`)."""
+    run_compare(cfg, reporter=reporter, parent=parent)
+    return Run.load(cfg.output_dir)
+
+
+def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print, reporter: Reporter | None = None,
+                parent: str | Path | None = None) -> CompareResult | None:
+    """Run (or resume) the whole comparison (see the module docstring) in its run folder; returns what it
+    produced, or None when a cancel stopped it (status `cancelled`: rerun to resume)."""
+    result = None
+    reporter = reporter or TqdmReporter(enabled=cfg.progress)
+    with job_run(cfg.output_dir, "compare", cfg, reporter, parent=parent, model=cfg.model, data=cfg.data) as writer:
+        result = _pipeline(cfg, writer, echo, reporter)
+        rec = result.recommendation
+        writer.metrics.update(verdict=rec.verdict, best=rec.best, cheapest=rec.cheapest,
+                              **{f"{r['name']}/strict_accuracy": r.get("strict_accuracy") for r in result.rows})
+    return result
+
+
+def _pipeline(cfg: CompareConfig, writer: RunWriter, echo: Callable[[str], None],
+              reporter: Reporter | None) -> CompareResult:
     from thinktune.compare.recommend import recommend
     from thinktune.compare.report import table_text
     from thinktune.data.readers import read_examples, write_examples
@@ -448,11 +404,12 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     variants: dict[str, Path] = {}
     trained: dict[str, Phase] = {}
     for job in JOBS:
+        writer.check_cancel()
         phase = Phase(f"train_{job}", out / "variants" / job, train_key(base, data.fingerprint(), job))
         t0 = progress.start(f"train the {job.replace('_', '-')} variant ({cfg.steps} steps)", phase.done())
         if not phase.done():
             phase.begin()
-            _, cost = train_variant(base, job, out)
+            _, cost = train_variant(base, job, out, reporter)
             phase.finish({**cost, "elapsed_s": time.perf_counter() - t0})
         variants[job], trained[job] = phase.folder / "final", phase
         phase_seconds[phase.name] = phase.info().get("elapsed_s")
@@ -462,6 +419,7 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
     evals: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
     for spec in eval_specs(cfg, variants):
+        writer.check_cancel()
         phase = Phase(f"eval_{spec.name}", out / "evals" / spec.name, {
             "spec": dataclasses.asdict(spec), "model": by_model.get(spec.model, spec.model), "data": data.fingerprint(),
             "max_new_tokens": cfg.max_new_tokens if spec.reasoning else cfg.direct_max_new_tokens,
@@ -470,14 +428,14 @@ def run_compare(cfg: CompareConfig, echo: Callable[[str], None] = print) -> Comp
         t0 = progress.start(f"evaluate the {spec.label} on {n} questions", phase.done())
         # A finished evaluation is read back by the harness without loading the model.
         if phase.done():
-            evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
+            evals[spec.name] = run_eval(spec, cfg, test, phase.folder, reporter)
         else:
             phase.begin()
-            evals[spec.name] = run_eval(spec, cfg, test, phase.folder)
-            phase.finish({"metrics": evals[spec.name]["metrics"], "elapsed_s": time.perf_counter() - t0})
+            evals[spec.name] = run_eval(spec, cfg, test, phase.folder, reporter)
+            phase.finish({"metrics": evals[spec.name].metrics, "elapsed_s": time.perf_counter() - t0})
         phase_seconds[phase.name] = phase.info().get("elapsed_s")
         if spec.kind != "samples":
-            row = row_from_eval(spec, evals[spec.name]["metrics"])
+            row = row_from_eval(spec, evals[spec.name].metrics)
             if spec.name in trained:
                 row.update({k: v for k, v in trained[spec.name].info().items() if k != "elapsed_s"})
             rows.append(row)

@@ -56,8 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinktune.cli import UserError
 from thinktune.data.schema import Example
+from thinktune.errors import UserError
 from thinktune.format import ANSWER_CLOSE, ANSWER_OPEN, REASONING_TAGS, THINK_CLOSE, THINK_OPEN, parse
 
 FORMS = ("messages", "prompt_completion", "question_answer", "gsm8k")

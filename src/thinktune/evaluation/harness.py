@@ -6,7 +6,8 @@
     result.metrics["lenient_accuracy"], result.metrics["output_tokens_mean"]
 
 What lands in `out_dir`:
-    run.json        the settings (a rerun into the same folder must use the same ones)
+    eval.json       the settings (a rerun into the same folder must use the same ones; older runs kept
+                    them in run.json, which is read when eval.json is absent)
     samples.jsonl   one record per question, appended as each batch finishes: prompt, every completion,
                     its strict and lenient answers and verdicts, the final answers, tokens and timings
     metrics.json    the metrics (`evaluation.metrics.compute_metrics` over the records)
@@ -37,12 +38,17 @@ from pathlib import Path
 from typing import Any
 
 from thinktune.data.schema import Example
+from thinktune.errors import JobCancelled
 from thinktune.evaluation.metrics import compute_metrics
 from thinktune.format import build_messages, parse
 from thinktune.inference import Problem, make_engine, make_strategy
 from thinktune.inference.strategies import STRATEGIES, parse_strategy_name
 from thinktune.inference.voting import read_answer
 from thinktune.io import append_jsonl, read_jsonl, write_json
+from thinktune.reporter import Reporter, TqdmReporter
+from thinktune.tasks import check_answer
+
+SETTINGS, LEGACY_SETTINGS = "eval.json", "run.json"
 
 
 @dataclass
@@ -68,6 +74,46 @@ class EvalResult:
         """The run as `write_report` takes it."""
         return {"label": self.label, "metrics": self.metrics, "records": self.records}
 
+    @property
+    def questions(self) -> list[QuestionRecord]:
+        """The records as typed values, in question order."""
+        return [QuestionRecord.from_row(r) for r in self.records]
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """What one question's record says, typed: the fields compare, the routers and reports read.
+
+    The full audit row (prompt, completions, logprobs, votes, ...) stays in `samples.jsonl`.
+    """
+
+    id: str
+    question: str
+    gold: str | None
+    answers: list[str | None]
+    strict_answers: list[str | None]
+    well_formed: list[bool]
+    verdicts: list[float]
+    correct_strict: float
+    correct_lenient: float
+    output_tokens: float
+    latency_s: float
+    wall_share_s: float
+    difficulty: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> QuestionRecord:
+        return cls(
+            id=str(row["id"]), question=row.get("question", ""), gold=row.get("gold"),
+            answers=list(row.get("answers") or []), strict_answers=list(row.get("strict_answers") or []),
+            well_formed=list(row.get("well_formed") or []), verdicts=[float(v) for v in row.get("verdicts") or []],
+            correct_strict=float(row.get("correct_strict") or 0.0),
+            correct_lenient=float(row.get("correct_lenient") or 0.0),
+            output_tokens=float(row.get("output_tokens") or 0), latency_s=float(row.get("latency_s") or 0.0),
+            wall_share_s=float(row.get("wall_share_s", row.get("latency_s")) or 0.0),
+            difficulty=row.get("difficulty"),
+        )
+
 
 def example_id(ex: Example) -> str:
     """The example's `meta["id"]`, else a hash of its question (stable across runs)."""
@@ -84,13 +130,7 @@ def example_digest(ex: Example) -> str:
 
 
 def _checker(ex: Example) -> Callable[[str | None], float]:
-    try:
-        from thinktune.tasks import check_answer
-    except ImportError:  # pragma: no cover - tasks ship with thinktune
-        from thinktune.verify import is_correct
-
-        return lambda ans: float(is_correct(ans, ex.answer, ex.verifier))  # type: ignore[arg-type]
-    return partial(check_answer, ex)
+    return partial(check_answer, ex)  # the one verifier evaluation and the RL rewards share
 
 
 def make_problem(ex: Example, reasoning: bool = True) -> Problem:
@@ -141,6 +181,7 @@ def evaluate(
     progress: bool = True,
     label: str | None = None,
     dtype: str = "float32",
+    reporter: Reporter | None = None,
     **strategy_options: Any,
 ) -> EvalResult:
     """Ask every example, score the answers, and summarise accuracy with what it cost.
@@ -158,7 +199,10 @@ def evaluate(
         engine: `hf`, `openai`, `vllm` or `llamacpp` (None: from the model spec).
         seed: sampling seed (per batch).
         batch_size: questions per strategy call.
-        progress: show a progress bar.
+        progress: show a progress bar (when no `reporter` is given).
+        reporter: receives the progress (questions answered) and is asked between batches whether a cancel
+            was requested; a cancel raises `thinktune.errors.JobCancelled` with every answered question
+            saved, so a rerun resumes.
         label: the run's name in reports (default: `<model>/<strategy>`).
         dtype: weights of a model the harness loads itself (`hf` engine): `float32`, `bfloat16`, `float16`.
         **strategy_options: the strategy's own options (e.g. `scorer="logprob"`, `rule="esc"`).
@@ -183,8 +227,8 @@ def evaluate(
     if out_dir is not None:
         out_dir = Path(out_dir)
         samples_path = out_dir / "samples.jsonl"
-        _check_run_config(out_dir / "run.json", config)
-        write_json(out_dir / "run.json", config)
+        _check_run_config(out_dir, config)
+        write_json(out_dir / SETTINGS, config)
         if samples_path.is_file():
             wanted = set(ids)
             done = {r["id"]: r for r in read_jsonl(samples_path) if r.get("id") in wanted}
@@ -192,9 +236,12 @@ def evaluate(
     todo = [(i, ex) for i, ex in zip(ids, examples, strict=True) if i not in done]
 
     eng = (make_engine(model, engine, **({"dtype": dtype} if dtype != "float32" else {}))) if todo else None
-    bar = _progress(len(examples), len(done), label, progress)
+    reporter = reporter or TqdmReporter(enabled=progress)
+    reporter.begin(label, total=len(examples), unit="q", initial=len(done))
     try:
         for start in range(0, len(todo), batch_size):
+            if reporter.cancel_requested():
+                raise JobCancelled(f"evaluation cancelled after {len(done)} of {len(examples)} questions")
             batch = todo[start : start + batch_size]
             problems = [make_problem(ex, reasoning) for _, ex in batch]
             t0 = time.perf_counter()
@@ -205,11 +252,9 @@ def evaluate(
                 done[qid] = record
                 if samples_path is not None:
                     append_jsonl(samples_path, record)
-            if bar is not None:
-                bar.update(len(batch))
+            reporter.progress(len(done), len(examples))
     finally:
-        if bar is not None:
-            bar.close()
+        reporter.end()
 
     records = [done[i] for i in ids]
     metrics = compute_metrics(records)
@@ -297,10 +342,15 @@ def _check_same_examples(path: Path, done: dict[str, dict], examples: dict[str, 
                              "verifier or task options changed); choose another output folder")
 
 
-def _check_run_config(path: Path, config: dict[str, Any]) -> None:
+def _check_run_config(out_dir: Path, config: dict[str, Any]) -> None:
+    path = out_dir / SETTINGS
     if not path.is_file():
-        return
+        path = out_dir / LEGACY_SETTINGS  # runs written before the settings moved to eval.json
+        if not path.is_file():
+            return
     old = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(old.get("kind"), str):  # a job manifest (thinktune.runs), not evaluation settings
+        return
     keys = ("model", "strategy", "options", "reasoning", "max_new_tokens", "seed", "dtype")
     diff = [k for k in keys if old.get(k, "float32" if k == "dtype" else None) != config.get(k)]  # older runs: fp32
     if diff:
@@ -316,11 +366,3 @@ def _options(strategy: Any) -> dict[str, Any]:
 
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: getattr(o, "__name__", None) or type(o).__name__))
-
-
-def _progress(total: int, done: int, label: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=done, desc=label, unit="q")

@@ -7,7 +7,8 @@ same samples in the same order always gives the same result.
 
 Two readings of every completion, matching the harness's two accuracies:
     strict   the answer inside `<answer>` of a completion in the requested format (reasoning: exactly one
-             `<think>` block then one `<answer>` block; direct: one `<answer>` block and nothing else);
+             `<think>` block then one `<answer>` block, `format.parse(strict=True)`; direct: one `<answer>`
+             block and nothing else, `format.parse_direct`);
     lenient  `format.best_answer`: the tagged answer read leniently, else the last number.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from thinktune.format import ANSWER_CLOSE, ANSWER_OPEN, REASONING_TAGS, best_answer, parse
+from thinktune.format import best_answer, parse, parse_direct
 from thinktune.verify import MODES, normalize
 
 
@@ -41,22 +42,8 @@ def read_answer(text: str | None, reasoning: bool = True) -> Reading:
     if not isinstance(text, str):
         return Reading(None, None, False)
     lenient = best_answer(text)
-    if reasoning:
-        strict = parse(text, strict=True).answer
-    else:
-        strict = _direct_answer(text)
+    strict = parse(text, strict=True).answer if reasoning else parse_direct(text)
     return Reading(strict, lenient, strict is not None)
-
-
-def _direct_answer(text: str) -> str | None:
-    body = text.strip()
-    if not (body.startswith(ANSWER_OPEN) and body.endswith(ANSWER_CLOSE)):
-        return None
-    if body.count(ANSWER_OPEN) != 1 or body.count(ANSWER_CLOSE) != 1:
-        return None
-    if any(tag in body for tag in REASONING_TAGS[:2]):
-        return None
-    return parse(body).answer
 
 
 def vote_key(answer: str | None, mode: str = "math") -> str | None:

@@ -2,7 +2,7 @@
 
     thinktune train grpo configs/grpo_arithmetic.yaml [--set key=value ...]
 
-`run(cfg)` goes top to bottom: load the task's training problems (`thinktune.tasks`) → turn each into a
+`run(cfg, reporter)` goes top to bottom: load the task's training problems (`thinktune.tasks`) → turn each into a
 chat prompt that asks for `<think>…</think><answer>…</answer>` → load the model (a base spec or an SFT
 run's `final/` folder; an SFT adapter is merged first) → build the reward functions by name with their
 weights → TRL's `GRPOTrainer` (LoRA or full; CPU-safe arguments; vLLM only when asked and a GPU is there)
@@ -10,10 +10,14 @@ weights → TRL's `GRPOTrainer` (LoRA or full; CPU-safe arguments; vLLM only whe
 
 How it differs from the R1 paper: the group size, completion budget and model are tiny by default so a
 run fits a CPU; the loss is TRL's (default `dapo`: token-level normalisation, no length bias) and the KL
-term is off by default (`beta: 0`, as in DAPO and Dr. GRPO; R1-Zero used a small KL). The run folder::
+term is off by default (`beta: 0`, as in DAPO and Dr. GRPO; R1-Zero used a small KL). The run folder
+(laid out by `thinktune.runs`)::
 
+    RUN/run.json        the manifest: status, config, versions, fingerprints, parent run, key metrics
     RUN/config.yaml     the resolved config
-    RUN/metrics.jsonl   a start row, then one row per step (see `STEP_FIELDS`), then an end row
+    RUN/metrics.jsonl   one row per step (see `STEP_FIELDS`)
+    RUN/events.jsonl    start/resume, the task, alarms as they start firing, the summary, cancel, finish
+    RUN/checkpoint-N/   checkpoints (every `save_steps`, and where a cancel stopped the run): a rerun resumes
     RUN/completions.jsonl  a few completions per step with each reward (`sample_completions`)
     RUN/final/          the trained model (LoRA adapter or full model) + tokenizer; `load_model(RUN/final)`
 
@@ -23,7 +27,11 @@ same, counting only strictly well-formed completions), `format_rate` (strictly
 well-formed share), `completion_length_mean`/`_max` (tokens), `clipped_ratio`, `zero_variance_frac`
 (groups whose rewards are all equal: no learning signal), `kl` (None when `beta` is 0, where TRL does not
 compute it), the empty/copied answer diagnostics, and `alarm/<name>` for every alarm in
-`thinktune.alarms` plus `alarms`, the list firing at that step.
+`thinktune.rewards.alarms` plus `alarms`, the list firing at that step.
+
+A cancel request stops the run at the next step with a checkpoint there (status `cancelled`); rerunning
+resumes from the last checkpoint, with `metrics.jsonl` and `completions.jsonl` cut back to its step and the
+alarms' history reloaded from the rows kept.
 """
 
 from __future__ import annotations
@@ -32,19 +40,49 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from thinktune.alarms import ALARMS, AlarmSettings, answer_diagnostics, check_alarms
+import torch
+from datasets import Dataset
+from peft import PeftModel
+from transformers import TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
+
 from thinktune.config import ConfigError, save_config
-from thinktune.io import append_jsonl
-from thinktune.training import LoraSettings
+from thinktune.data.schema import Example
+from thinktune.format import (
+    THINK_OPEN,
+    best_answer,
+    build_messages,
+    parse,
+    render_prompt,
+    template_prefills_think,
+)
+from thinktune.io import append_jsonl, read_jsonl
+from thinktune.models import load_model, resolve_spec
+from thinktune.recipes.config import AlarmSettings, GRPOJobConfig, RewardSpec  # noqa: F401 - re-exported
+from thinktune.reporter import Reporter
+from thinktune.rewards import get_reward, reward_kind
+from thinktune.rewards.accuracy import score_completion
+from thinktune.rewards.alarms import ALARMS, answer_diagnostics, check_alarms
+from thinktune.rewards.columns import completion_text, example_at, restore_think, text_of
+from thinktune.runs import FINAL, Run, RunWriter, checkpoint_step, job_run, last_checkpoint, save_final
+from thinktune.tasks import load_task
+from thinktune.training import (
+    ConfigBesideCheckpoint,
+    JobCallback,
+    check_resumable,
+    cpu_safe_args,
+    quiet,
+    resume_point,
+)
 
 log = logging.getLogger("thinktune.grpo")
 
-FINAL = "final"
-BASE_FILE = "thinktune_base.json"  # same name the SFT recipe uses: the base spec an adapter was trained on
+COMPLETIONS = "completions.jsonl"
+CONFIG_CLASS = GRPOJobConfig
+
 STEP_FIELDS = (
     "step", "wall_s", "loss", "reward", "reward_std", "accuracy", "accuracy_strict", "format_rate",
     "completion_length_mean",
@@ -60,115 +98,47 @@ _FROM_TRL = {  # our metric name ← TRL's log key
     "kl": "kl",
 }
 
-
-@dataclass(frozen=True)
-class RewardSpec:
-    """One reward function and its weight in the total."""
-
-    name: str = field(metadata={"help": "a built-in (accuracy, format_strict, tag_count, overlong, ...) or module:function"})
-    weight: float = field(default=1.0, metadata={"help": "weight in the summed reward"})
-    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "keyword options (e.g. max_length, cache)"})
-    kind: Literal["correctness", "format", "length"] | None = field(default=None, metadata={
-        "help": "what the reward pays for, used by the hacking alarms (default: the built-in's kind; "
-                "module:function rewards count as correctness)"})
-
-
-def _default_rewards() -> list[RewardSpec]:
-    return [RewardSpec("accuracy", 1.0), RewardSpec("format_strict", 0.5)]
-
-
-@dataclass(frozen=True)
-class GRPOJobConfig:
-    """A GRPO job; the YAML file mirrors these fields (and the `lora:` and `alarms:` sections)."""
-
-    model: str = field(default="default", metadata={
-        "help": "model spec: default | tiny | a folder (an SFT run's final/, adapters are merged) | .gguf | Hub id"})
-    task: str = field(default="arithmetic", metadata={
-        "help": "task: arithmetic | countdown | gsm8k | rg:<reasoning-gym name> | jsonl:<path> (see thinktune.tasks)"})
-    task_options: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "the task's knobs, e.g. {ops: 2, digits: 1} or {numbers: 3, max_number: 20}"})
-    train_size: int = field(default=512, metadata={"help": "training problems drawn from the task's train split"})
-    system_prompt: str | None = field(default=None, metadata={
-        "help": "system prompt (default: thinktune.format's reasoning prompt asking for <think>/<answer>)"})
-    prefill_think: bool = field(default=False, metadata={
-        "help": "end the prompt with an opened <think> (R1-Zero / TinyZero's template) so the model only has "
-                "to close it; rewards and metrics then read completions as starting inside the thinking"})
-    rewards: list[RewardSpec] = field(default_factory=_default_rewards, metadata={
-        "help": "reward functions: a list of {name, weight, options}"})
-    num_generations: int = field(default=4, metadata={"help": "group size G: completions sampled per prompt"})
-    prompts_per_step: int = field(default=4, metadata={"help": "distinct prompts per optimizer step"})
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    max_completion_length: int = field(default=64, metadata={"help": "completion budget in tokens"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the rollouts"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling of the rollouts"})
-    beta: float = field(default=0.0, metadata={"help": "KL coefficient against the starting model (0: no KL term)"})
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = field(default="dapo", metadata={
-        "help": "TRL loss aggregation: dapo (token-level), dr_grpo, grpo (per-sequence mean), bnpo"})
-    epsilon: float = field(default=0.2, metadata={"help": "PPO clipping range"})
-    learning_rate: float = field(default=1e-5, metadata={
-        "help": "learning rate (LoRA ~1e-5..1e-4; full fine-tunes ~1e-6..1e-5)"})
-    max_steps: int = field(default=30, metadata={"help": "optimizer steps"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
-    lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA settings (section)"})
-    seed: int = field(default=0, metadata={"help": "seed for the task, the sampling and the initialisation"})
-    output_dir: str = field(default="runs/grpo", metadata={"help": "run folder: config, metrics, final model"})
-    save_steps: int = field(default=0, metadata={"help": "save a checkpoint every N steps (0: only the final)"})
-    sample_completions: int = field(default=4, metadata={
-        "help": "completions per step written to RUN/completions.jsonl with their rewards (0: none)"})
-    use_vllm: bool = field(default=False, metadata={"help": "generate with vLLM (colocated; needs a GPU and vllm)"})
-    alarms: AlarmSettings = field(default_factory=AlarmSettings, metadata={"help": "alarm thresholds (section)"})
-
-    def __post_init__(self) -> None:
-        if self.num_generations < 2:
-            raise ValueError(f"num_generations must be at least 2 (GRPO compares within a group), got {self.num_generations}")
-        for name in ("prompts_per_step", "grad_accum", "max_completion_length", "max_steps", "train_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.sample_completions < 0:
-            raise ValueError(f"sample_completions must be >= 0, got {self.sample_completions}")
-        if self.beta < 0 or self.temperature <= 0 or not 0 < self.top_p <= 1:
-            raise ValueError("need beta >= 0, temperature > 0 and 0 < top_p <= 1")
-        if not self.rewards:
-            raise ValueError("rewards: at least one reward function is needed")
-
-
-CONFIG_CLASS = GRPOJobConfig
+# Settings a GRPO checkpoint depends on (see `sft.RESUME_KEYS`).
+RESUME_KEYS = ("model", "task", "task_options", "train_size", "system_prompt", "prefill_think", "rewards",
+               "num_generations", "prompts_per_step", "max_completion_length", "lora", "seed", "beta", "loss_type")
 
 
 # ------------------------------------------------------------------------------------------ the recipe
-def run(cfg: GRPOJobConfig) -> Path:
-    """Train with GRPO; write `RUN/config.yaml`, `RUN/metrics.jsonl` and `RUN/final`; return the run folder."""
+def run(cfg: GRPOJobConfig, reporter: Reporter | None = None, *, parent: str | Path | None = None) -> Run:
+    """Train with GRPO; write the manifest, `config.yaml`, `metrics.jsonl` and `RUN/final`; return the `Run`.
+
+    A cancelled run returns with status `cancelled` and a checkpoint to resume from.
+    """
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    trainer, monitor = build_trainer(cfg)
-    append_jsonl(out / "metrics.jsonl", {
-        "event": "start", "model": cfg.model, "task": cfg.task, "task_options": cfg.task_options,
-        "rewards": [[r.name, r.weight] for r in cfg.rewards], "train_rows": len(trainer.train_dataset),
-    })
-    trainer.train()
-    append_jsonl(out / "metrics.jsonl", {"event": "end", "steps": trainer.state.global_step,
-                                         "alarms_fired": sorted(monitor.ever_fired)})
-    save_final(trainer, cfg, out / FINAL)
-    return out
+    if cfg.resume:
+        check_resumable(cfg, last_checkpoint(out), RESUME_KEYS)
+    with job_run(out, "grpo", cfg, reporter, parent=parent, model=cfg.model) as writer:
+        last = resume_point(out, writer, logs=("metrics.jsonl", COMPLETIONS)) if cfg.resume else None
+        save_config(cfg, out / "config.yaml")
+        job = JobCallback(writer, "grpo")  # progress to the reporter; a cancel stops at a step boundary
+        trainer, monitor = build_trainer(cfg, writer, callbacks=[job])
+        if last is not None:
+            monitor.reload_history()  # the alarms look back over the steps before the checkpoint too
+        writer.event("task", task=cfg.task, task_options=cfg.task_options, train_rows=len(trainer.train_dataset),
+                     rewards=[[r.name, r.weight] for r in cfg.rewards],
+                     resumed_from=last.name if last else None, start_step=checkpoint_step(last) if last else 0)
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
+        job.raise_if_cancelled()
+        writer.metrics.update(steps=trainer.state.global_step, alarms_fired=sorted(monitor.ever_fired),
+                              **monitor.summary())
+        save_grpo_final(trainer, cfg, out / FINAL)
+    return Run.load(out)
 
 
-def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
-    """The configured `GRPOTrainer` and its metrics/alarm monitor."""
-    import torch
-    from trl import GRPOConfig, GRPOTrainer
-
-    from thinktune.format import template_prefills_think
-    from thinktune.models import load_model
-    from thinktune.rewards import get_reward, reward_kind
-    from thinktune.training import cpu_safe_args
-
+def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
+                  callbacks: list[TrainerCallback] | None = None) -> tuple[GRPOTrainer, GRPOMonitor]:
+    """The configured `GRPOTrainer` (with `callbacks` added) and its metrics/alarm monitor."""
     if cfg.use_vllm and not torch.cuda.is_available():
         raise ConfigError("use_vllm: vLLM needs a CUDA GPU; set use_vllm: false on this machine")
     model, tokenizer = load_model(cfg.model)
     dataset = build_dataset(cfg, tokenizer)
     prefilled = cfg.prefill_think or template_prefills_think(tokenizer)
-    from_adapter = _is_peft(model)
+    from_adapter = isinstance(model, PeftModel)
     if from_adapter:  # an SFT LoRA run: bake its adapter in, then train a fresh one (or all weights)
         model = model.merge_and_unload()
     peft_config = cfg.lora.to_peft()
@@ -186,8 +156,9 @@ def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
     if len(set(names)) != len(names):
         raise ConfigError(f"rewards: each reward may appear once, got {', '.join(names)}")
     kinds = [r.kind or reward_kind(r.name) for r in cfg.rewards]
-    monitor = GRPOMonitor(out / "metrics.jsonl", names, kinds, [r.weight for r in cfg.rewards], cfg.alarms,
-                          prefilled, cfg.sample_completions)
+    writer = writer or RunWriter(out, "grpo", None)
+    monitor = GRPOMonitor(writer.metrics_path, names, kinds, [r.weight for r in cfg.rewards], cfg.alarms,
+                          prefilled, cfg.sample_completions, writer=writer)
 
     args = GRPOConfig(
         output_dir=str(out),
@@ -222,21 +193,17 @@ def build_trainer(cfg: GRPOJobConfig) -> tuple[Any, Any]:
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[monitor],
+        callbacks=[monitor, ConfigBesideCheckpoint(cfg), *(callbacks or [])],
     )
-    return trainer, monitor
+    return quiet(trainer), monitor
 
 
-def build_dataset(cfg: GRPOJobConfig, tokenizer: Any = None) -> Any:
+def build_dataset(cfg: GRPOJobConfig, tokenizer: Any = None) -> Dataset:
     """The task's training problems as a `datasets.Dataset` of prompts plus verifier columns.
 
     Prompts are conversational (TRL applies the chat template), or, with `prefill_think`, the rendered
     chat text ending in `<think>` (which needs the `tokenizer`).
     """
-    from datasets import Dataset
-
-    from thinktune.tasks import load_task
-
     try:
         examples = load_task(cfg.task, split="train", n=cfg.train_size, seed=cfg.seed, **cfg.task_options)
     except (ValueError, FileNotFoundError) as e:
@@ -247,7 +214,7 @@ def build_dataset(cfg: GRPOJobConfig, tokenizer: Any = None) -> Any:
     return Dataset.from_list(rows)
 
 
-def prompt_row(example: Any, system_prompt: str | None = None, prefill_with: Any = None) -> dict[str, Any]:
+def prompt_row(example: Example, system_prompt: str | None = None, prefill_with: Any = None) -> dict[str, Any]:
     """One GRPO dataset row: the prompt and the columns the rewards need.
 
     Args:
@@ -258,8 +225,6 @@ def prompt_row(example: Any, system_prompt: str | None = None, prefill_with: Any
     `meta` travels as JSON text: reasoning-gym entries differ in shape from row to row, which Arrow's
     fixed schemas cannot hold.
     """
-    from thinktune.format import THINK_OPEN, build_messages, render_prompt
-
     system, user = build_messages(example.question, True, example.system or system_prompt)
     messages = [system, *example.history, user]
     prompt: Any = messages
@@ -277,13 +242,17 @@ def prompt_row(example: Any, system_prompt: str | None = None, prefill_with: Any
 
 
 # ------------------------------------------------------------------------------- metrics and alarms
-class _MonitorBase:
-    """Records every reward call, then turns each logged step into a metrics row and checks the alarms."""
+class GRPOMonitor(TrainerCallback):
+    """Records every reward call, then turns each logged step into a metrics row and checks the alarms.
+
+    A `TrainerCallback` (its `on_log` writes the row) and a reward recorder (`wrap` each reward function).
+    """
 
     def __init__(self, path: Path, names: list[str], kinds: list[str], weights: list[float],
-                 settings: AlarmSettings, prefilled: bool = False, samples: int = 0) -> None:
+                 settings: AlarmSettings, prefilled: bool = False, samples: int = 0,
+                 writer: RunWriter | None = None) -> None:
         self.path, self.names, self.settings, self.prefilled = path, names, settings, prefilled
-        self.samples = samples
+        self.samples, self.writer = samples, writer
         self.kinds = dict(zip(names, kinds, strict=True))
         self.fallback_reader = "accuracy_any" in names
         self.weights = dict(zip(names, weights, strict=True))
@@ -292,6 +261,27 @@ class _MonitorBase:
         self.active: set[str] = set()
         self.ever_fired: set[str] = set()
         self.t0 = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "train_loss" in logs:  # the trainer's closing summary, not a step
+            summary = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+            if self.writer is not None:
+                self.writer.metrics.update(summary)
+                self.writer.event("summary", **summary)
+            return
+        append_jsonl(self.path, self.step_row(state.global_step, logs))
+
+    def reload_history(self) -> None:
+        """Take the rows already in metrics.jsonl (a resumed run) as the alarms' history."""
+        if self.path.is_file():
+            self.history = [r for r in read_jsonl(self.path) if isinstance(r.get("step"), int)]
+            self.ever_fired = {a for r in self.history for a in r.get("alarms") or []}
+
+    def summary(self) -> dict[str, Any]:
+        """Key metrics for the manifest: the last step's reward, accuracy and format rate."""
+        last = self.history[-1] if self.history else {}
+        return {k: last.get(k) for k in ("reward", "accuracy", "accuracy_strict", "format_rate")}
 
     def wrap(self, func: Any) -> Any:
         """`func`, recording its inputs and outputs for the step's diagnostics (same name for TRL)."""
@@ -331,6 +321,8 @@ class _MonitorBase:
         row["alarms"] = sorted(fired)
         for name in sorted(set(fired) - self.active):
             log.warning("step %d: ALARM %s: %s", step, name, fired[name])
+            if self.writer is not None:
+                self.writer.event("alarm", f"{name}: {fired[name]}", alarm=name, step=step)
         self.active = set(fired)
         self.ever_fired |= self.active
         return row
@@ -342,21 +334,15 @@ class _MonitorBase:
         """
         if not self.samples or not self.batches:
             return
-        from thinktune.rewards.columns import completion_text, text_of
-
         batch = self.batches[0]
         for i, completion in enumerate(batch["completions"][: self.samples]):
-            append_jsonl(self.path.with_name("completions.jsonl"), {
+            append_jsonl(self.path.with_name(COMPLETIONS), {
                 "step": step, "prompt": text_of(batch["prompts"][i])[-500:],
                 "completion": completion_text(completion),
                 "rewards": {name: values[i] for name, values in batch["rewards"].items()},
             })
 
     def _diagnostics(self) -> dict[str, Any]:
-        from thinktune.format import best_answer, parse
-        from thinktune.rewards.accuracy import score_completion
-        from thinktune.rewards.columns import completion_text, example_at, restore_think, text_of
-
         answers, prompts, correctness, accurate, strict, well_formed = [], [], [], [], [], []
         for batch in self.batches:
             cols = batch["columns"]
@@ -386,22 +372,6 @@ class _MonitorBase:
         return sum(values) if values else None
 
 
-def GRPOMonitor(path: Path, names: list[str], kinds: list[str], weights: list[float],
-                settings: AlarmSettings, prefilled: bool = False, samples: int = 0) -> Any:
-    """A `TrainerCallback` + reward recorder writing one metrics row per step (see the module docstring)."""
-    from transformers import TrainerCallback
-
-    class Monitor(_MonitorBase, TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if "train_runtime" in logs:  # the trainer's closing summary, not a step
-                append_jsonl(self.path, {"event": "summary", "step": state.global_step,
-                                         **{k: v for k, v in logs.items() if isinstance(v, (int, float))}})
-                return
-            append_jsonl(self.path, self.step_row(state.global_step, logs))
-
-    return Monitor(path, names, kinds, weights, settings, prefilled, samples)
-
 
 # ---------------------------------------------------------------------------------------------- saving
 def _make_reference_loadable(model: Any, tokenizer: Any, folder: Path, force: bool = False) -> None:
@@ -422,8 +392,6 @@ def _make_reference_loadable(model: Any, tokenizer: Any, folder: Path, force: bo
 
 def _starts_from_adapter(spec: str) -> bool:
     """True when the model spec (a folder, or a thinktune run folder standing for its `final/`) is an adapter."""
-    from thinktune.models import resolve_spec
-
     try:
         path, _ = resolve_spec(spec)
     except (FileNotFoundError, OSError):
@@ -431,34 +399,13 @@ def _starts_from_adapter(spec: str) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
 
-def _is_peft(model: Any) -> bool:
-    try:
-        from peft import PeftModel
-    except ImportError:  # pragma: no cover - peft is a hard dependency
-        return False
-    return isinstance(model, PeftModel)
-
-
-def save_final(trainer: Any, cfg: GRPOJobConfig, folder: Path) -> Path:
+def save_grpo_final(trainer: Any, cfg: GRPOJobConfig, folder: Path) -> Path:
     """Save the trained model (adapter or full) + tokenizer + config to `folder`, loadable by `load_model`.
 
     A LoRA run that started from an SFT adapter saves the merged full model instead: an adapter on top of
     a merged adapter has no base folder to point at.
     """
-    if folder.exists():
-        shutil.rmtree(folder)
     model = trainer.model
-    if _is_peft(model) and _starts_from_adapter(cfg.model):
+    if isinstance(model, PeftModel) and _starts_from_adapter(cfg.model):
         model = model.merge_and_unload()
-    model.save_pretrained(str(folder))
-    trainer.processing_class.save_pretrained(str(folder))
-    adapter_config = folder / "adapter_config.json"
-    if adapter_config.is_file():
-        path = Path(cfg.model).expanduser()
-        base = str(path.resolve()) if path.exists() else cfg.model
-        data = json.loads(adapter_config.read_text())
-        data["base_model_name_or_path"] = base
-        adapter_config.write_text(json.dumps(data, indent=2))
-        (folder / BASE_FILE).write_text(json.dumps({"base": base, "job": "grpo"}))
-    save_config(cfg, folder / "config.yaml")
-    return folder
+    return save_final(model, trainer.processing_class, folder, config=cfg, base=cfg.model, job="grpo")

@@ -9,7 +9,7 @@ signature) called with the `options` that returns one. `None` in a reward list m
 applicable to this row" (TRL ignores it). Completions may be strings or conversational message lists.
 
 Each built-in has a kind — `correctness`, `format` or `length` — which the reward-hacking alarms use to
-tell "scored because it is right" from "scored because it looks right" (see `thinktune.alarms`).
+tell "scored because it is right" from "scored because it looks right" (see `thinktune.rewards.alarms`).
 """
 
 from __future__ import annotations

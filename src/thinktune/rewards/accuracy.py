@@ -94,5 +94,5 @@ def countdown(prompts: list, completions: list, prefilled: bool = False, **colum
 
 
 def code(prompts: list, completions: list, prefilled: bool = False, **columns) -> list[float | None]:
-    """The fraction of the row's `tests` that the answer's code passes (sandboxed, see `code_exec`)."""
+    """The fraction of the row's `tests` that the answer's code passes (sandboxed, see `thinktune.sandbox`)."""
     return _reward(completions, columns, strict=False, verifier="code", prefilled=prefilled)

@@ -11,7 +11,7 @@ evaluation. `check_answer` dispatches on `example.verifier`:
     math | numeric | exact | casefold   `thinktune.verify.is_correct` against `example.answer`
     countdown                           `tasks.countdown.check_equation` with `meta["numbers"]`, `meta["target"]`
     rg                                  reasoning-gym's `score_answer` with `meta["rg_entry"]`
-    code                                `rewards.code_exec.run_tests` with `meta["tests"]` (fraction passed)
+    code                                `thinktune.sandbox.run_tests` with `meta["tests"]` (fraction passed)
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def check_answer(example: Example, answer: str | None) -> float:
             raise ValueError("an rg example needs meta['rg_entry'] (the reasoning-gym entry)")
         return score(answer, example.meta["rg_entry"], example.meta.get("rg_source"))
     if verifier == "code":
-        from thinktune.rewards.code_exec import extract_code, run_tests
+        from thinktune.sandbox import extract_code, run_tests
 
         tests = example.meta.get("tests")
         if not isinstance(tests, list):

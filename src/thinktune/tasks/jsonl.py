@@ -1,7 +1,7 @@
 """`jsonl:<path>`: users' own problems, one JSON object a line, checked with a verifier they choose.
 
 Each row needs `question` and `answer`; `reasoning` (or `thinking`) is the optional gold solution,
-`system` an optional system prompt, `tests` the test cases of a `code` row (see `rewards.code_exec`),
+`system` an optional system prompt, `tests` the test cases of a `code` row (see `thinktune.sandbox`),
 `numbers`/`target` those of a `countdown` row, and a per-row `verifier` overrides the task option. Every
 other key is kept in `meta`.
 """

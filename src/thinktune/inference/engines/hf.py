@@ -24,6 +24,9 @@ keys and values of the longest common token prefix.
 
 Models with sliding-window or non-standard caches fall back to `model.generate` (same results, without
 the speed-ups); `fast=False` forces that path.
+
+A call for one completion (one prompt, `n=1`) can stream it: `generate(..., on_text=print_piece)` hands
+each finalized piece of new text to the callback as it is decoded (what `thinktune chat` prints).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import os
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from thinktune.format import render_prompt
@@ -103,9 +106,27 @@ class HFEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False)) if text else 0
 
-    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams, *,
+                 on_text: Callable[[str], None] | None = None) -> list[list[Completion]]:
+        """`params.n` completions for each prompt, in prompt order (see `thinktune.inference.base`).
+
+        Args:
+            prompts: chats or raw texts.
+            params: how to sample.
+            on_text: stream the completion: called with each piece of newly generated text as soon as it is
+                final (whole words, as transformers' `TextStreamer` cuts them; special tokens dropped). The
+                pieces join to the generated text (a continuation's prefix is not streamed; with stop
+                strings the last piece may run past the stop that cuts the completion). Only for a call
+                that makes one completion: one prompt and `n=1`.
+
+        Raises:
+            ValueError: `on_text` with more than one prompt or `n > 1`.
+        """
         import torch
 
+        if on_text is not None and len(prompts) * params.n != 1:
+            raise ValueError(f"on_text streams one completion: give one prompt and n=1 "
+                             f"(got {len(prompts)} prompt(s), n={params.n})")
         t0 = time.perf_counter()
         ids = [self._encode(self.render(p)) for p in prompts]
         rows = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
@@ -119,7 +140,10 @@ class HFEngine:
             for start in range(0, len(rows), self.max_batch_rows):
                 wave = rows[start : start + self.max_batch_rows]
                 run = self._run_fast if self.fast else self._run_plain
-                for (i, j), comp in zip(wave, run([ids[i] for i, _ in wave], params, gen, t0), strict=True):
+                # generate() feeds its streamer the prompt first (skipped); the fast path only new tokens
+                streamer = _text_streamer(self.tokenizer, on_text, skip_prompt=not self.fast) if on_text else None
+                done = run([ids[i] for i, _ in wave], params, gen, t0, streamer=streamer)
+                for (i, j), comp in zip(wave, done, strict=True):
                     prefix = split_continuation(prompts[i])[1]
                     comp.text = prefix + comp.text
                     out[i][j] = comp
@@ -170,7 +194,8 @@ class HFEngine:
                 self._prefixes.popitem(last=False)
         return result
 
-    def _run_fast(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float) -> list[Completion]:
+    def _run_fast(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float,
+                  streamer: Any = None) -> list[Completion]:
         import torch
 
         device = self.model.device
@@ -217,6 +242,8 @@ class HFEngine:
                     continue
                 tokens[r].append(tok)
                 logprobs[r] += lp_list[b]
+                if streamer is not None:  # one row only (checked in generate)
+                    streamer.put(torch.tensor([tok]))
                 if stops and self._hit_stop(tokens[r], stops):
                     results[r] = self._finish(tokens[r], logprobs[r], "stop", now - t0, stops)
                     alive[b] = False
@@ -246,6 +273,8 @@ class HFEngine:
             self.stats["decode_s"] += time.perf_counter() - tick
             self.stats["steps"] += 1
             self.stats["row_steps"] += len(active)
+        if streamer is not None:
+            streamer.end()
         return results  # type: ignore[return-value]
 
     def _hit_stop(self, tokens: list[int], stops: tuple[str, ...]) -> bool:
@@ -263,7 +292,8 @@ class HFEngine:
                           logprob=logprob, stop=stop)
 
     # --------------------------------------------------------------------------------- plain path
-    def _run_plain(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float) -> list[Completion]:
+    def _run_plain(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float,
+                   streamer: Any = None) -> list[Completion]:
         """`model.generate` on left-padded rows: for architectures the fast path does not support."""
         import torch
 
@@ -278,6 +308,8 @@ class HFEngine:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
         if stops:  # on the generated text only (transformers' stop_strings also match text begun in the prompt)
             kwargs["stopping_criteria"] = [_NewTextStop(self, width, stops)]
+        if streamer is not None:
+            kwargs["streamer"] = streamer
         cuda = [self.model.device] if self.model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):  # seeded here without touching the caller's random state
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
@@ -312,6 +344,18 @@ class _NewTextStop:
 
         hits = [self.engine._hit_stop(row[self.width:].tolist(), self.stops) for row in input_ids]
         return torch.tensor(hits, dtype=torch.bool, device=input_ids.device)
+
+
+def _text_streamer(tokenizer: Any, on_text: Callable[[str], None], skip_prompt: bool) -> Any:
+    """A transformers `TextStreamer` that hands each non-empty finalized piece of text to `on_text`."""
+    from transformers import TextStreamer
+
+    class _Streamer(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                on_text(text)
+
+    return _Streamer(tokenizer, skip_prompt=skip_prompt, skip_special_tokens=True)
 
 
 # ------------------------------------------------------------------------------------------- sampling

@@ -17,11 +17,25 @@ def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_link(path)
     _drop_torn_tail(path)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def refuse_link(path: str | Path) -> None:
+    """Refuse to write a log through a symlink (it could point anywhere: another run's log, a system file).
+
+    Raises:
+        UserError: `path` is a symbolic link.
+    """
+    if Path(path).is_symlink():
+        from thinktune.errors import UserError
+
+        raise UserError(f"{path}: is a symbolic link; thinktune writes its logs only to plain files "
+                        "(replace the link with the file, or choose another output folder)")
 
 
 def _drop_torn_tail(path: Path) -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktune.errors import JobCancelled, UserError
-from thinktune.io import append_jsonl, read_jsonl, write_json
+from thinktune.io import append_jsonl, read_jsonl, refuse_link, write_json
 
 MANIFEST, METRICS, EVENTS = "run.json", "metrics.jsonl", "events.jsonl"
 FINAL, MERGED = "final", "merged"
@@ -171,6 +171,8 @@ def job_run(folder: str | Path, kind: str, config: Any, reporter: Any = None, *,
     from thinktune.config import to_dict
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: is a file; give a folder for the run (output_dir / --out)")
     folder.mkdir(parents=True, exist_ok=True)
     _take_lock(folder)
     writer = RunWriter(folder, kind, reporter)
@@ -401,6 +403,7 @@ def cut_after_step(path: str | Path, step: int) -> int:
     keep = [r for r in rows if not isinstance(r.get("step"), int) or r["step"] <= step]
     if len(keep) == len(rows) and path.read_bytes().endswith(b"\n") or not path.stat().st_size:
         return 0
+    refuse_link(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
     os.replace(tmp, path)

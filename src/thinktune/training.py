@@ -114,6 +114,7 @@ class JobCallback(TrainerCallback):
         self.cancelled_at: int | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.t_begin, self.step_begin = time.perf_counter(), state.global_step
         if self.writer.reporter is not None:
             self.writer.reporter.begin(self.title, total=state.max_steps, unit="step", initial=state.global_step)
 
@@ -133,8 +134,12 @@ class JobCallback(TrainerCallback):
             self.writer.reporter.end()
 
     def _report(self, state) -> None:
-        if self.writer.reporter is not None:
-            self.writer.reporter.progress(state.global_step, state.max_steps, **self.latest)
+        if self.writer.reporter is None:
+            return
+        done = state.global_step - getattr(self, "step_begin", 0)
+        elapsed = time.perf_counter() - getattr(self, "t_begin", time.perf_counter())
+        eta = elapsed / done * max(0, state.max_steps - state.global_step) if done > 0 else None
+        self.writer.reporter.progress(state.global_step, state.max_steps, **self.latest, eta_s=eta)
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled_at is not None:

@@ -47,6 +47,10 @@ class EvalJobConfig:
         "help": "the strategy's own options, e.g. {scorer: format} or {rule: esc}"})
     task_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "the task's options, e.g. {ops: 2}"})
+    max_question_chars: int = field(default=100_000, metadata={
+        "help": "questions longer than this (characters) are cut with a warning, or refused (long_questions)"})
+    long_questions: Literal["truncate", "refuse"] = field(default="truncate", metadata={
+        "help": "what to do with a question past max_question_chars"})
     progress: bool = field(default=True, metadata={"help": "progress bar"})
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from thinktune.reporter import Reporter, TqdmReporter
 from thinktune.tasks import check_answer
 
 SETTINGS, LEGACY_SETTINGS = "eval.json", "run.json"
+# ~25k tokens: past the context of every small model, and tokenising more costs minutes and gigabytes
+MAX_QUESTION_CHARS = 100_000
+log = logging.getLogger("thinktune.eval")
 
 
 @dataclass
@@ -182,6 +186,8 @@ def evaluate(
     label: str | None = None,
     dtype: str = "float32",
     reporter: Reporter | None = None,
+    max_question_chars: int = MAX_QUESTION_CHARS,
+    long_questions: str = "truncate",
     **strategy_options: Any,
 ) -> EvalResult:
     """Ask every example, score the answers, and summarise accuracy with what it cost.
@@ -205,6 +211,10 @@ def evaluate(
             saved, so a rerun resumes.
         label: the run's name in reports (default: `<model>/<strategy>`).
         dtype: weights of a model the harness loads itself (`hf` engine): `float32`, `bfloat16`, `float16`.
+        max_question_chars: a question longer than this is cut to it with a warning (`long_questions=
+            "truncate"`) or refused with a ValueError naming it (`"refuse"`): tokenising a 50 MB question
+            takes minutes and gigabytes, and no model reads past its context anyway.
+        long_questions: `truncate` or `refuse`.
         **strategy_options: the strategy's own options (e.g. `scorer="logprob"`, `rule="esc"`).
     """
     strat, strat_name = resolve_strategy(strategy, n, max_new_tokens, strategy_options)
@@ -219,6 +229,7 @@ def evaluate(
                                    and not model.startswith(("http://", "https://"))):
         raise ValueError(f"dtype={dtype} applies to models the hf engine loads from a spec; "
                          "a server, vLLM, llama.cpp or an already loaded model keeps its own weights")
+    examples = _limit_questions(examples, max_question_chars, long_questions, reporter)
     ids = [example_id(ex) for ex in examples]
     if len(set(ids)) != len(ids):
         raise ValueError("examples have duplicate ids (meta['id'] or identical questions); make them unique")
@@ -265,6 +276,29 @@ def evaluate(
         write_json(out_dir / "metrics.json", {"label": label, "config": config, "metrics": metrics})
         write_report([result.to_run()], out_dir, title=f"thinktune eval: {label}")
     return result
+
+
+def _limit_questions(examples: Sequence[Example], limit: int, how: str, reporter: Reporter | None) -> list[Example]:
+    """`examples` with every question longer than `limit` characters cut to it (warned), or refused."""
+    if how not in ("truncate", "refuse"):
+        raise ValueError(f"long_questions must be truncate or refuse, got {how!r}")
+    out = []
+    for ex in examples:
+        if len(ex.question) > limit:
+            where = f"question {example_id(ex)!r}"
+            if how == "refuse":
+                raise ValueError(f"{where}: {len(ex.question):,} characters, more than max_question_chars={limit:,}; "
+                                 "shorten it, raise the limit, or set long_questions=truncate")
+            message = f"{where}: {len(ex.question):,} characters, cut to the first {limit:,} (max_question_chars)"
+            log.warning(message)
+            if reporter is not None:
+                reporter.event("warning", message)
+            meta = {**ex.meta, "truncated_from_chars": len(ex.question)}
+            if ex.meta.get("id") is None:
+                meta["id"] = example_id(ex)  # the id of the question as given, not of its cut copy
+            ex = dataclasses.replace(ex, question=ex.question[:limit], meta=meta)
+        out.append(ex)
+    return out
 
 
 def _as_sent(strategy: Any, problem: Problem) -> Problem:

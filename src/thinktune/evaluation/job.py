@@ -44,6 +44,7 @@ def run(cfg: EvalJobConfig, reporter: Reporter | None = None, *, parent: str | P
             result = evaluate(cfg.model, examples, cfg.strategy, dtype=cfg.dtype, reasoning=cfg.reasoning,
                               max_new_tokens=cfg.max_new_tokens, n=cfg.n, out_dir=out, engine=cfg.engine,
                               seed=cfg.seed, batch_size=cfg.batch_size, progress=cfg.progress, reporter=reporter,
+                              max_question_chars=cfg.max_question_chars, long_questions=cfg.long_questions,
                               label=cfg.label or f"{cfg.model}/{cfg.strategy}", **cfg.options)
         except (ValueError, ImportError) as e:
             raise ConfigError(str(e)) from None

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from thinktune.errors import UserError
 from thinktune.paths import home
 
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct"
@@ -115,6 +116,11 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return spec, {}  # a Hub id
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0][:200]}" if lines else type(e).__name__
+
+
 def load_tokenizer(spec: str = "default") -> Any:
     """The tokenizer for a spec (`tiny` uses the SmolLM2 tokenizer)."""
     from transformers import AutoTokenizer
@@ -188,8 +194,13 @@ def load_model(spec: str = "default", dtype: str = "float32", device: str | None
                 base.resize_token_embeddings(len(tok))
             model = PeftModel.from_pretrained(base, path)
         else:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
-            tok = load_tokenizer(spec)
+            try:
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
+                tok = load_tokenizer(spec)
+            except (OSError, ValueError, KeyError) as e:
+                if "gguf_file" not in kwargs and not Path(path).is_dir():
+                    raise  # a Hub id: the library's own message says what is missing
+                raise UserError(f"{spec}: cannot load a model from it ({_first_line(e)})") from None
         if len(tok) > model.get_input_embeddings().weight.shape[0]:
             model.resize_token_embeddings(len(tok))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -276,3 +276,29 @@ def test_the_openai_engine_reads_thinktunes_own_responses(served):
     [[c]] = engine.generate([THINK], SamplingParams(max_new_tokens=12, temperature=1.0, seed=3))
     # the continuation's "<think>" prefix plus the split-out reasoning, folded back into one <think> block
     assert c.reasoning and c.text.count("<think>") >= 1 and "</think>" in c.text
+
+
+def test_chat_and_an_upstream_thinktune_read_a_running_server(served, tmp_path, capsys):
+    """`thinktune chat http://...` talks to the server; a second server with `upstream` in front of the first
+    adds the reasoning split and traces to what the upstream decodes."""
+    from thinktune.inference.engines.openai_http import OpenAIEngine
+    from thinktune.serve import ServerSettings, create_app
+    from thinktune.serve.models import UpstreamModel
+
+    base = served[0]
+    assert cli.main(["chat", f"{base}/v1#tiny", "-m", "What is 2 + 3?", "--max-new-tokens", "4"]) == 0
+    assert "answer" in capsys.readouterr().out
+
+    front = {"tiny": UpstreamModel("tiny", OpenAIEngine(base + "/v1", "tiny"))}
+    front_base, server, thread = _start(create_app(front, ServerSettings(home=tmp_path)))
+    try:
+        c = openai.OpenAI(base_url=front_base + "/v1", api_key="x", max_retries=0)
+        r = c.chat.completions.create(model="tiny", messages=THINK, max_tokens=12, temperature=1.0, seed=3)
+        assert r.choices[0].message.model_extra.get("reasoning_content")
+        assert r.model_extra["thinktune"]["served_by"] == "tiny"
+        streamed = list(c.chat.completions.create(model="tiny", messages=ASK, max_tokens=4, stream=True))
+        assert streamed[-1].choices[0].finish_reason in ("stop", "length")
+        assert len(list(read_jsonl(tmp_path / "traces.jsonl"))) == 2
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -67,6 +67,8 @@ def chat(
     from thinktune.inference.base import SamplingParams
     from thinktune.inference.engines import make_engine
 
+    if isinstance(model_or_spec, str) and model_or_spec.startswith(("http://", "https://")):
+        return _chat_server(model_or_spec, message, history, reasoning, max_new_tokens, temperature, stream)
     model, tokenizer = _resolve(model_or_spec)
     system = fmt.build_messages(message, reasoning=reasoning)
     messages = [system[0], *(history or []), system[1]]
@@ -84,6 +86,30 @@ def chat(
     # the engine does not count the end-of-sequence token; a reply counts it as generated (as `generate` does)
     tokens = completion.tokens + int(completion.finish_reason == "eos")
     return Reply(parsed.thinking, parsed.answer, raw, well_formed, tokens)
+
+
+def _chat_server(url: str, message: str, history: list[dict[str, str]] | None, reasoning: bool,
+                 max_new_tokens: int, temperature: float, stream: bool | Callable[[str], None]) -> Reply:
+    """Ask a running OpenAI-compatible server (`thinktune serve`, vLLM, ...): `URL[#model]`. The server's
+    split-out reasoning comes back folded into a `<think>` block (the OpenAI engine's convention)."""
+    from thinktune.inference.base import SamplingParams
+    from thinktune.inference.engines import make_engine
+
+    engine = make_engine(url)
+    system = fmt.build_messages(message, reasoning=reasoning)
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=max(temperature, 0.0))
+    [completion] = engine.generate([[system[0], *(history or []), system[1]]], params)[0]
+    raw = completion.text
+    if stream:  # the HTTP engine answers whole: hand the text over at once
+        (stream if callable(stream) else _print_piece)(raw)
+    parsed = fmt.parse(raw)
+    thinking = completion.reasoning.strip() if completion.reasoning else parsed.thinking
+    answer = parsed.answer
+    if answer is None and fmt.THINK_CLOSE in raw:  # servers send the answer without tags
+        answer = raw.split(fmt.THINK_CLOSE, 1)[1].strip() or None
+    elif answer is None and not thinking:
+        answer = raw.strip() or None
+    return Reply(thinking, answer, raw, read_answer(raw, reasoning).well_formed, completion.tokens)
 
 
 def _resolve(model_or_spec: str | tuple[Any, Any]) -> tuple[Any, Any]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("chat", help="chat with a model; prints the thinking and the answer separately")
-    p.add_argument("model", help="model spec: default | tiny | a run folder | a model folder | a .gguf | a Hub id")
+    p.add_argument("model", help="model spec: default | tiny | a run folder | a model folder | a .gguf | a Hub id | "
+                   "a server URL http://HOST:PORT/v1[#model]")
     p.add_argument("-m", "--message", help="ask this one question and exit (default: an interactive loop)")
     p.add_argument("--direct", action="store_true",
                    help="ask for the answer alone (the default for a run trained as a non_reasoning job)")
@@ -36,7 +37,8 @@ def main(args) -> int:
 
     spec = resolve_model(args.model)
     reasoning = not args.direct and trained_job(spec) != "non_reasoning"
-    pair = load_model(spec)
+    # a running server (`thinktune serve`, vLLM, ...) is asked over HTTP: `http://host:port/v1[#model]`
+    pair = spec if spec.startswith(("http://", "https://")) else load_model(spec)
     color = sys.stdout.isatty()
     history: list[dict[str, str]] = []
 

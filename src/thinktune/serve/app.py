@@ -96,13 +96,7 @@ def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -
         return JSONResponse(error_body(f"internal error: {type(e).__name__}", "server_error"), status_code=500)
 
     def check_auth(request: Request) -> None:
-        if settings.api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        token = given[7:] if given.lower().startswith("bearer ") else ""
-        if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
-            raise APIError(401, "missing or invalid API key (send Authorization: Bearer KEY)", None,
-                           "invalid_api_key", "authentication_error")
+        _check_key(request, settings.api_key)
 
     @app.get("/health")
     async def health() -> dict:
@@ -138,27 +132,44 @@ def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
         check_auth(request)
-        data = await read_json(request, settings.max_body_bytes)
-        try:
-            req = ChatCompletionRequest.model_validate(data)
-        except ValidationError as e:
-            raise validation_error(e) from None
-        request.state.model = req.model
-        check_limits(req, settings)
-        model = models.get(req.model)
-        if model is None:
-            raise APIError(404, f"model {req.model!r} is not served here; available: {', '.join(models)}", "model",
-                           "model_not_found")
-        job = Completion(req, model, settings, store, metrics)
-        if req.strategy:
-            return await job.with_strategy()
-        if isinstance(model, RouterModel):
-            return await job.routed()
-        if isinstance(model, UpstreamModel):
-            return await job.upstream()
-        return await job.local(model)
+        return await answer(request, models, settings, store, metrics)
 
     return app
+
+
+def _check_key(request: Request, key: str | None) -> None:
+    """A Bearer token equal to `key` (compared in constant time), when the server has one."""
+    if key is None:
+        return
+    given = request.headers.get("authorization", "")
+    token = given[7:] if given.lower().startswith("bearer ") else ""
+    if not hmac.compare_digest(token.encode(), key.encode()):
+        raise APIError(401, "missing or invalid API key (send Authorization: Bearer KEY)", None,
+                       "invalid_api_key", "authentication_error")
+
+
+async def answer(request: Request, models: dict[str, Any], settings: ServerSettings, store: TraceStore | None,
+                 metrics: Metrics) -> Any:
+    """`POST /v1/chat/completions`: validate, find the model, answer it the way that model is served."""
+    data = await read_json(request, settings.max_body_bytes)
+    try:
+        req = ChatCompletionRequest.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e) from None
+    request.state.model = req.model
+    check_limits(req, settings)
+    model = models.get(req.model)
+    if model is None:
+        raise APIError(404, f"model {req.model!r} is not served here; available: {', '.join(models)}", "model",
+                       "model_not_found")
+    job = Completion(req, model, settings, store, metrics)
+    if req.strategy:
+        return await job.with_strategy()
+    if isinstance(model, RouterModel):
+        return await job.routed()
+    if isinstance(model, UpstreamModel):
+        return await job.upstream()
+    return await job.local(model)
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -239,7 +250,8 @@ class Completion:
         try:
             return model.start(self.messages, thinking=thinking, max_tokens=self.max_tokens, n=n,
                                temperature=temperature, top_p=self.top_p, seed=self.req.seed, stop=self.req.stop,
-                               thinking_budget=self.budget, loop=asyncio.get_running_loop())
+                               thinking_budget=self.budget, loop=asyncio.get_running_loop(),
+                               deltas=bool(self.req.stream))
         except QueueFull as e:
             raise APIError(429, f"the server is busy ({e}); retry shortly", None, "queue_full",
                            "rate_limit_error", {"Retry-After": "1"}) from None

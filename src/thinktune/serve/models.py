@@ -61,13 +61,13 @@ class LocalModel:
 
     def start(self, messages: list[dict[str, str]], *, thinking: bool, max_tokens: int, n: int = 1,
               temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None, stop: Sequence[str] = (),
-              thinking_budget: int | None = None, loop: Any = None) -> tuple[Handle, bool, int]:
+              thinking_budget: int | None = None, loop: Any = None, deltas: bool = True) -> tuple[Handle, bool, int]:
         """Submit a generation; returns (its handle, whether it starts inside <think>, prompt tokens)."""
         ids, opened = self.prompt_ids(messages, thinking)
         request = GenRequest(ids, max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed,
                              stop=tuple(stop), n=n, thinking_budget=thinking_budget if thinking else None,
                              starts_thinking=opened)
-        return self.batcher.submit(request, loop), opened, len(ids)
+        return self.batcher.submit(request, loop, deltas), opened, len(ids)
 
     def engine(self) -> BatcherEngine:
         return BatcherEngine(self)

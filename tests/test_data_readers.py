@@ -1,4 +1,5 @@
-"""Reading every dataset form into `Example` rows: table tests per form, files, round trips, hf: sources."""
+"""Reading every dataset form into `Example` rows: table tests per form, the public datasets' shapes, files,
+round trips, column maps, hf: sources (spec, slices, streaming)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import pytest
 
 from thinktune.data.readers import (
     DataError,
+    HFSpec,
     RowError,
     content_id,
     iter_rows,
+    last_boxed,
+    parse_column_map,
     parse_hf_spec,
     parse_row,
     read_examples,
@@ -25,6 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "data"
 GSM8K_SHARED = Path("/work/shared/data/gsm8k/train.jsonl")
 
 U, A, S = "user", "assistant", "system"
+BOXED_SOLUTION = "Half of 8 is 4.\nSo $x = \\boxed{4}$."
 
 
 def turn(role: str, content, **extra) -> dict:
@@ -98,6 +103,79 @@ GOOD_ROWS = [
      "prompt_completion", "2+2?", "4", "not 5", None, []),
     ("qa R1 answer thinking mentions answer tag",
      {"question": "2+2?", "answer": "<think>is it <answer>?</think>4"}, "question_answer", "2+2?", "4", "is it ?", None, []),
+    # ---- ShareGPT `conversations` (Bespoke-Stratos-17k, Sky-T1_data_17k, chat sets)
+    ("sharegpt human/gpt", {"conversations": [{"from": "human", "value": "2+3?"}, {"from": "gpt", "value": "5"}]},
+     "sharegpt", "2+3?", "5", None, None, []),
+    ("sharegpt user/assistant + top-level system",
+     {"system": "Think first.", "conversations": [{"from": "user", "value": "2+3?"},
+                                                  {"from": "assistant", "value": "<think>2 + 3 = 5</think>5"}]},
+     "sharegpt", "2+3?", "5", "2 + 3 = 5", "Think first.", []),
+    ("sharegpt system turn and history",
+     {"conversations": [{"from": "system", "value": "sys"}, {"from": "human", "value": "hi"},
+                        {"from": "gpt", "value": "hello"}, {"from": "human", "value": "2+3?"},
+                        {"from": "gpt", "value": "5"}]},
+     "sharegpt", "2+3?", "5", None, "sys", [turn(U, "hi"), turn(A, "hello")]),
+    ("sharegpt Bespoke-Stratos markers",
+     {"conversations": [{"from": "user", "value": "2+3?"}, {"from": "assistant", "value": (
+         "<|begin_of_thought|>\n\nTwo plus three.\n\nThat is 5.\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n"
+         "Adding gives $\\boxed{5}$.\n\n<|end_of_solution|>")}]},
+     "sharegpt", "2+3?", "5", "Two plus three.\n\nThat is 5.", None, []),
+    ("prompt/completion with a solution column", {"prompt": "q", "completion": "5", "solution": "s"},
+     "prompt_completion", "q", "5", None, None, []),
+    # ---- Alpaca instruction/input/output
+    ("alpaca with input", {"instruction": "Add.", "input": "2 and 3", "output": "5"}, "alpaca", "Add.\n\n2 and 3", "5",
+     None, None, []),
+    ("alpaca empty input", {"instruction": "Add 2 and 3.", "input": "", "output": "5"}, "alpaca", "Add 2 and 3.", "5",
+     None, None, []),
+    ("alpaca no input, numeric output", {"instruction": "Add 2 and 3.", "output": 5}, "alpaca", "Add 2 and 3.", "5",
+     None, None, []),
+    ("alpaca R1 output", {"instruction": "Add 2 and 3.", "output": "<think>2 + 3 = 5</think> 5"}, "alpaca",
+     "Add 2 and 3.", "5", "2 + 3 = 5", None, []),
+    # ---- problem/solution (MATH, MATH-500, NuminaMath)
+    ("MATH boxed answer", {"problem": "8/2?", "solution": BOXED_SOLUTION}, "problem_solution", "8/2?", "4",
+     BOXED_SOLUTION, None, []),
+    ("MATH nested braces", {"problem": "1/2 + 1/4?", "solution": "Over 4: $\\boxed{\\frac{3}{4}}$."},
+     "problem_solution", "1/2 + 1/4?", "\\frac{3}{4}", "Over 4: $\\boxed{\\frac{3}{4}}$.", None, []),
+    ("MATH the last box wins", {"problem": "p", "solution": "Not \\boxed{1}.\nBut \\boxed{2}."},
+     "problem_solution", "p", "2", "Not \\boxed{1}.\nBut \\boxed{2}.", None, []),
+    ("MATH escaped braces in the box", {"problem": "set?", "solution": "It is $\\boxed{\\{1, 2\\}}$."},
+     "problem_solution", "set?", "\\{1, 2\\}", "It is $\\boxed{\\{1, 2\\}}$.", None, []),
+    ("MATH fbox", {"problem": "p", "solution": "So \\fbox{7}."}, "problem_solution", "p", "7", "So \\fbox{7}.", None, []),
+    ("MATH-500 answer column wins", {"problem": "p", "solution": "Add.\nThen \\boxed{9}.", "answer": "3"},
+     "problem_solution", "p", "3", "Add.\nThen \\boxed{9}.", None, []),
+    ("answer column number", {"problem": "p", "solution": "one\ntwo", "answer": 2}, "problem_solution", "p", "2",
+     "one\ntwo", None, []),
+    ("empty answer column falls back to the box", {"problem": "p", "solution": "a\n\\boxed{4}", "answer": ""},
+     "problem_solution", "p", "4", "a\n\\boxed{4}", None, []),
+    ("solution with think tags", {"problem": "p", "solution": "<think>a\nb</think>So \\boxed{4}."},
+     "problem_solution", "p", "4", "a\nb", None, []),
+    # ---- s1K
+    ("s1K", {"question": "2^7?", "thinking_trajectories": ["2^5 = 32.", "2^7 = 128."],
+             "attempt": "So $\\boxed{128}$.", "solution": "128"},
+     "s1k", "2^7?", "128", "2^5 = 32.\n\n2^7 = 128.", None, []),
+    ("s1K attempt without a box", {"question": "Name it.", "thinking_trajectories": ["a.", "b."],
+                                   "attempt": "It is Paris."},
+     "s1k", "Name it.", "It is Paris.", "a.\n\nb.", None, []),
+    ("s1K-1.1 string trajectory", {"question": "q", "thinking_trajectories": "a.\nb.", "attempt": "\\boxed{1}"},
+     "s1k", "q", "1", "a.\nb.", None, []),
+    # ---- OpenR1-Math-220k / Mixture-of-Thoughts: <think> then a prose solution with a boxed answer
+    ("OpenR1 messages", {"messages": [turn(U, "8/2?"), turn(A, "<think>\nHalf of 8.\n</think>\n\nSo $\\boxed{4}$.")],
+                         "answer": "4"},
+     "messages", "8/2?", "4", "Half of 8.", None, []),
+    ("NuminaMath-CoT messages (a worked solution)", {"messages": [turn(U, "8/2?"), turn(A, BOXED_SOLUTION)]},
+     "messages", "8/2?", "4", BOXED_SOLUTION, None, []),
+    ("a box alone is just the answer", {"question": "q", "answer": "$\\boxed{4}$"}, "question_answer", "q", "4",
+     None, None, []),
+    ("explicit reasoning and a boxed answer", {"question": "q", "answer": "So \\boxed{4}.", "reasoning": "a\nb"},
+     "question_answer", "q", "4", "a\nb", None, []),
+    # ---- other thinking markers
+    ("<reasoning> then <answer>", {"prompt": "q", "completion": "<reasoning>\na\nb\n</reasoning>\n<answer>\n7\n</answer>"},
+     "prompt_completion", "q", "7", "a\nb", None, []),
+    ("<thought> then prose", {"question": "q", "answer": "<thought>a\nb</thought>\nIt is 7."}, "question_answer", "q",
+     "It is 7.", "a\nb", None, []),
+    ("Sky-T1 markers in a completion", {"prompt": "q", "completion": (
+        "<|begin_of_thought|>a\nb<|end_of_thought|><|begin_of_solution|>\\boxed{7}<|end_of_solution|>")},
+     "prompt_completion", "q", "7", "a\nb", None, []),
 ]
 
 
@@ -117,7 +195,7 @@ def test_parse_row_forms(name, row, form, question, answer, reasoning, system, h
 # (name, row, [(field, message fragment), ...]): every problem of the row, in order.
 BAD_ROWS = [
     ("not an object", [1, 2], [(None, "row is a list, not a JSON object")]),
-    ("unknown shape", {"input": "x", "output": "y"}, [(None, "unrecognised row (keys: input, output)")]),
+    ("unknown shape", {"text": "x", "label": 1}, [(None, "unrecognised row (keys: label, text); expected `messages`")]),
     ("missing question", {"answer": "5"}, [("question", "missing question")]),
     ("missing both", {"question": None, "answer": None}, [("question", "missing question"), ("answer", "missing answer")]),
     ("empty answer", {"question": "q", "answer": "  "}, [("answer", "empty answer")]),
@@ -159,6 +237,66 @@ BAD_ROWS = [
      [("system", "system prompt given twice")]),
     ("turn reasoning wrong type", {"messages": [turn(U, "q"), turn(A, "5", reasoning=3)]},
      [("messages[1].reasoning", "must be a string")]),
+    # ---- ShareGPT
+    ("sharegpt not a list", {"conversations": {"from": "human"}},
+     [("conversations", "conversations must be a list of turns, not an object")]),
+    ("sharegpt bad from", {"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "5"}]},
+     [("conversations[1].from", "conversations[1].from must be one of human, user, gpt, assistant, system, not 'bot'")]),
+    ("sharegpt missing from", {"conversations": [{"value": "q"}, {"from": "gpt", "value": "5"}]},
+     [("conversations[0].from", "not None")]),
+    ("sharegpt role key instead of from", {"conversations": [{"role": "user", "content": "q"}]},
+     [("conversations[0].from", "must be one of human")]),
+    ("sharegpt empty value", {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": ""}]},
+     [("conversations[1].value", "empty turn: conversations[1].value is empty")]),
+    ("sharegpt no gpt turn", {"conversations": [{"from": "human", "value": "q"}]},
+     [("conversations", "missing answer: no assistant turn")]),
+    ("sharegpt system twice", {"system": "a", "conversations": [
+        {"from": "system", "value": "b"}, {"from": "human", "value": "q"}, {"from": "gpt", "value": "5"}]},
+     [("system", "system prompt given twice")]),
+    ("Bespoke cut off in the thinking", {"conversations": [{"from": "user", "value": "q"}, {"from": "assistant",
+                                                                                          "value": "<|begin_of_thought|>a"}]},
+     [("conversations[1].value", "missing answer: conversations[1].value has thinking tags but no answer after "
+                                 "<|end_of_thought|> (expected <|begin_of_thought|>…<|end_of_thought|> then "
+                                 "<|begin_of_solution|>…<|end_of_solution|>)")]),
+    ("only solution markers", {"prompt": "q", "completion": "<|begin_of_solution|> <|end_of_solution|>"},
+     [("completion", "missing answer: completion holds only the markers")]),
+    # ---- Alpaca
+    ("alpaca without instruction", {"input": "x", "output": "y"}, [("instruction", "missing instruction")]),
+    ("alpaca without output", {"instruction": "Add."}, [("output", "missing output")]),
+    ("alpaca output a list", {"instruction": "Add.", "output": ["5"]},
+     [("output", "output must be a string or a number, not a list")]),
+    ("alpaca input a number", {"instruction": "Add.", "input": 3, "output": "5"},
+     [("input", "input must be a string, not a number")]),
+    # ---- problem/solution
+    ("problem without a box or answer", {"problem": "p", "solution": "2 + 3 = 5."},
+     [("solution", "missing answer: no `answer` column and no \\boxed{…} in solution")]),
+    ("problem with an unclosed box", {"problem": "p", "solution": "so \\boxed{\\frac{1}{2}"},
+     [("solution", "the last \\boxed{ of solution (at character 4) is never closed")]),
+    ("problem with an empty box", {"problem": "p", "solution": "so \\boxed{ }"},
+     [("solution", "missing answer: the last \\boxed{} of solution is empty")]),
+    ("solution without problem", {"solution": "\\boxed{5}"}, [("problem", "missing problem")]),
+    ("problem without solution", {"problem": "p", "answer": "5"}, [("solution", "missing solution")]),
+    ("answer column a list", {"problem": "p", "solution": "\\boxed{5}", "answer": ["5"]},
+     [("answer", "answer must be a string or a number, not a list")]),
+    # ---- s1K
+    ("s1K trajectories a number", {"question": "q", "thinking_trajectories": 3, "attempt": "5"},
+     [("thinking_trajectories", "thinking_trajectories must be a list of strings, not a number")]),
+    ("s1K trajectory not a string", {"question": "q", "thinking_trajectories": ["a", None], "attempt": "5"},
+     [("thinking_trajectories[1]", "thinking_trajectories[1] must be a string, not null")]),
+    ("s1K empty trajectories", {"question": "q", "thinking_trajectories": [" "], "attempt": "5"},
+     [("thinking_trajectories", "empty thinking_trajectories")]),
+    ("s1K without attempt", {"question": "q", "thinking_trajectories": ["a"]}, [("attempt", "missing attempt")]),
+    ("s1K without trajectories", {"question": "q", "attempt": "5"},
+     [("thinking_trajectories", "missing thinking_trajectories")]),
+    ("s1K without question", {"thinking_trajectories": ["a"], "attempt": "5"}, [("question", "missing question")]),
+    # ---- R1-style targets
+    ("R1 empty box", {"messages": [turn(U, "q"), turn(A, "<think>a</think>So \\boxed{}.")]},
+     [("messages[1].content", "missing answer: the last \\boxed{} of messages[1].content is empty")]),
+    ("<reasoning> without an answer", {"prompt": "q", "completion": "<reasoning>a</reasoning>"},
+     [("completion", "no answer after </reasoning> (expected <reasoning>…</reasoning> then the answer or "
+                     "<answer>…</answer>)")]),
+    ("<thought> twice with explicit reasoning", {"question": "q", "answer": "<thought>a</thought>5", "reasoning": "b"},
+     [("reasoning", "reasoning given twice")]),
 ]
 
 
@@ -183,6 +321,227 @@ def test_parse_row_problems(name, row, expected):
     for error, (_, fragment) in zip(parsed.errors, expected, strict=True):
         assert fragment in error.message
         error.message.encode("utf-8")  # printable: a lone surrogate in the row is escaped in the message
+
+
+@pytest.mark.parametrize("row,kinds", [
+    ({"question": 7, "answer": None}, ["wrong_type", "missing"]),
+    ({"messages": [turn(U, "q"), turn(A, "5"), turn(U, "x")]}, ["invalid"]),
+    ({"text": "x"}, ["unrecognised"]),
+    ([1], ["not_object"]),
+    ({"question": "\ud800", "answer": "5"}, ["encoding"]),
+])
+def test_row_errors_have_a_kind(row, kinds):
+    assert [e.kind for e in parse_row(row).errors] == kinds
+
+
+# (name, row, answer, reasoning): answer_mode="full" keeps the whole answer text (free-text tasks).
+FULL_ROWS = [
+    ("MATH: the whole solution is the answer", {"problem": "p", "solution": BOXED_SOLUTION}, BOXED_SOLUTION, None),
+    ("MATH without a box is fine", {"problem": "p", "solution": "It is 4."}, "It is 4.", None),
+    ("OpenR1: the prose after </think>", {"messages": [turn(U, "q"), turn(A, "<think>a</think>\nSo $\\boxed{4}$.")]},
+     "So $\\boxed{4}$.", "a"),
+    ("Bespoke: the solution block", {"conversations": [{"from": "user", "value": "q"}, {"from": "assistant", "value": (
+        "<|begin_of_thought|>a<|end_of_thought|>\n<|begin_of_solution|>\nIt is \\boxed{4}.\n<|end_of_solution|>")}]},
+     "It is \\boxed{4}.", "a"),
+    ("s1K: the attempt", {"question": "q", "thinking_trajectories": ["a"], "attempt": "So \\boxed{4}."}, "So \\boxed{4}.",
+     "a"),
+    ("qa: a boxed answer stays", {"question": "q", "answer": "$\\boxed{4}$"}, "$\\boxed{4}$", None),
+]
+
+
+@pytest.mark.parametrize("name,row,answer,reasoning", FULL_ROWS, ids=[r[0] for r in FULL_ROWS])
+def test_answer_mode_full_keeps_the_whole_answer(name, row, answer, reasoning):
+    ex = parse_row(row, "f.jsonl:1", answer_mode="full").example
+    assert (ex.answer, ex.reasoning) == (answer, reasoning)
+
+
+def test_answer_mode_full_keeps_the_answer_column_in_meta():
+    row = {"problem": "p", "solution": "s \\boxed{4}", "answer": "4"}
+    assert parse_row(row, answer_mode="full").example.meta["answer"] == "4"
+    assert "answer" not in parse_row(row).example.meta
+
+
+def test_unknown_answer_mode():
+    with pytest.raises(ValueError, match="unknown answer_mode 'short'"):
+        parse_row({"question": "q", "answer": "5"}, answer_mode="short")
+    with pytest.raises(DataError, match="unknown answer mode 'short'"):
+        read_examples(FIXTURES / "forms.jsonl", answer_mode="short")
+
+
+@pytest.mark.parametrize("text,boxed", [
+    ("\\boxed{5}", "5"), ("a \\boxed{1} b \\boxed{ 2 }", "2"), ("\\boxed{\\frac{1}{\\sqrt{2}}}", "\\frac{1}{\\sqrt{2}}"),
+    ("\\boxed {x^{2}}", "x^{2}"), ("\\boxed{\\text{(A)}}", "\\text{(A)}"), ("no box", None), ("\\boxed{open", None),
+    ("\\boxed{a} then \\boxed{b", None), ("\\boxed{\\}}", "\\}"), (None, None),
+])
+def test_last_boxed(text, boxed):
+    assert last_boxed(text) == boxed
+
+
+# ------------------------------------------------------------------ the public datasets' shapes, as files
+BESPOKE_SYSTEM = ("Your role as an assistant involves thoroughly exploring questions through a systematic long "
+                  "thinking process before providing the final precise and accurate solutions.")
+
+
+def sharegpt(*turns: tuple[str, str], **extra) -> dict:
+    return {**extra, "conversations": [{"from": who, "value": what} for who, what in turns]}
+
+
+# form file -> (rows as the public dataset has them, [(form, question, answer, reasoning)] expected)
+PUBLIC_FILES = {
+    "bespoke_stratos.jsonl": ([
+        sharegpt(("user", "Return your final response within \\boxed{}. What is 12 * 3?"),
+                 ("assistant", "<|begin_of_thought|>\n\nI need 12 times 3.\n\n12 * 3 = 36.\n\n<|end_of_thought|>\n\n"
+                               "<|begin_of_solution|>\n\nMultiplying, $12 \\times 3 = \\boxed{36}$.\n\n<|end_of_solution|>"),
+                 system=BESPOKE_SYSTEM),
+        sharegpt(("user", "Return your final response within \\boxed{}. Solve $2x = 10$."),
+                 ("assistant", "<|begin_of_thought|>\n\nDivide by 2.\n\nx = 5.\n\n<|end_of_thought|>\n\n"
+                               "<|begin_of_solution|>\n\n$x = \\boxed{5}$\n\n<|end_of_solution|>"),
+                 system=BESPOKE_SYSTEM),
+    ], [("sharegpt", "Return your final response within \\boxed{}. What is 12 * 3?", "36",
+         "I need 12 times 3.\n\n12 * 3 = 36."),
+        ("sharegpt", "Return your final response within \\boxed{}. Solve $2x = 10$.", "5", "Divide by 2.\n\nx = 5.")]),
+    "sharegpt_chat.jsonl": ([
+        sharegpt(("system", "Be brief."), ("human", "What is 2 + 2?"), ("gpt", "<think>\n2 + 2 = 4\n</think>\n4")),
+        sharegpt(("human", "Hi"), ("gpt", "Hello!"), ("human", "What is 3 + 3?"), ("gpt", "<think>3 + 3 = 6</think>6")),
+    ], [("sharegpt", "What is 2 + 2?", "4", "2 + 2 = 4"), ("sharegpt", "What is 3 + 3?", "6", "3 + 3 = 6")]),
+    "alpaca.jsonl": ([
+        {"instruction": "Give the sum.", "input": "17 and 25", "output": "42"},
+        {"instruction": "Name the capital of France.", "input": "", "output": "Paris"},
+    ], [("alpaca", "Give the sum.\n\n17 and 25", "42", None), ("alpaca", "Name the capital of France.", "Paris", None)]),
+    "math.jsonl": ([  # MATH and NuminaMath-1.5: the answer is the last box; MATH-500: the answer column
+        {"problem": "What is $\\frac{1}{2} + \\frac{1}{4}$?", "level": "Level 1", "type": "Prealgebra",
+         "solution": "Over 4: $\\frac{2}{4} + \\frac{1}{4} = \\boxed{\\frac{3}{4}}$."},
+        {"problem": "If $x + 3 = 10$, what is $x$?", "solution": "Subtract 3.\n$x = 7$.", "answer": "7",
+         "subject": "Algebra", "level": 1, "unique_id": "test/algebra/7.json"},
+        {"problem": "What is 10 - 3?", "solution": "First 10.\nThen $10 - 3 = \\boxed{7}$.", "answer": "",
+         "source": "olympiads", "problem_type": "Algebra", "question_type": "math-word-problem"},
+    ], [("problem_solution", "What is $\\frac{1}{2} + \\frac{1}{4}$?", "\\frac{3}{4}",
+         "Over 4: $\\frac{2}{4} + \\frac{1}{4} = \\boxed{\\frac{3}{4}}$."),
+        ("problem_solution", "If $x + 3 = 10$, what is $x$?", "7", "Subtract 3.\n$x = 7$."),
+        ("problem_solution", "What is 10 - 3?", "7", "First 10.\nThen $10 - 3 = \\boxed{7}$.")]),
+    "s1k.jsonl": ([
+        {"solution": "128", "question": "What is 2^7?", "cot_type": "math", "source_type": "demo", "metadata": "{}",
+         "cot": None, "thinking_trajectories": ["2^5 = 32.\n2^7 = 4 * 32 = 128."],
+         "attempt": "Doubling gives 128.\n\nFinal Answer: The final answer is $\\boxed{128}$"},
+    ], [("s1k", "What is 2^7?", "128", "2^5 = 32.\n2^7 = 4 * 32 = 128.")]),
+    "openr1_math.jsonl": ([  # OpenR1-Math-220k and Mixture-of-Thoughts
+        {"problem": "What is 6 * 7?", "solution": "$42$", "answer": "42", "uuid": "u1",
+         "messages": [turn(U, "What is 6 * 7?"),
+                      turn(A, "<think>\nSix sevens.\n6 * 7 = 42.\n</think>\n\nMultiplying, $6 \\cdot 7 = \\boxed{42}$.")]},
+        {"messages": [turn(U, "Write a function that adds."),
+                      turn(A, "<think>\nTake two arguments.\nReturn the sum.\n</think>\n\n```python\ndef add(a, b):\n"
+                              "    return a + b\n```")], "num_tokens": 40, "source": "open-r1/codeforces-cots"},
+    ], [("messages", "What is 6 * 7?", "42", "Six sevens.\n6 * 7 = 42."),
+        ("messages", "Write a function that adds.", "```python\ndef add(a, b):\n    return a + b\n```",
+         "Take two arguments.\nReturn the sum.")]),
+    "markers.jsonl": ([
+        {"prompt": "What is 9 - 4?", "completion": "<reasoning>\nStart at 9.\nTake 4.\n</reasoning>\n<answer>\n5\n</answer>"},
+        {"question": "What is 8 / 2?", "answer": "<thought>\nHalf of 8.\n</thought>\n4"},
+    ], [("prompt_completion", "What is 9 - 4?", "5", "Start at 9.\nTake 4."),
+        ("question_answer", "What is 8 / 2?", "4", "Half of 8.")]),
+}
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", PUBLIC_FILES)
+def test_public_dataset_files_read_with_thinking_and_answer_split(tmp_path, name):
+    rows, expected = PUBLIC_FILES[name]
+    path = write_jsonl(tmp_path / name, rows)
+    parsed = [parse_row(row, f"{path}:{i}") for i, (_, row) in enumerate(iter_rows(path), start=1)]
+    assert [p.form for p in parsed] == [form for form, *_ in expected]
+    examples = read_examples(path)
+    assert [(e.question, e.answer, e.reasoning) for e in examples] == [tuple(x[1:]) for x in expected]
+    assert [e.meta["location"] for e in examples] == [f"{path}:{i}" for i in range(1, len(rows) + 1)]
+
+
+def test_public_extra_columns_are_kept_in_meta(tmp_path):
+    math = read_examples(write_jsonl(tmp_path / "m.jsonl", PUBLIC_FILES["math.jsonl"][0]))
+    assert math[0].meta["level"] == "Level 1" and math[1].meta["unique_id"] == "test/algebra/7.json"
+    s1k = read_examples(write_jsonl(tmp_path / "s.jsonl", PUBLIC_FILES["s1k.jsonl"][0]))[0]
+    assert s1k.meta["solution"] == "128" and s1k.meta["cot_type"] == "math"
+    bespoke = read_examples(write_jsonl(tmp_path / "b.jsonl", PUBLIC_FILES["bespoke_stratos.jsonl"][0]))[0]
+    assert bespoke.system == BESPOKE_SYSTEM
+
+
+def test_one_file_mixing_every_form(tmp_path):
+    rows = [rows[0] for rows, _ in PUBLIC_FILES.values()] + [{"question": "Q", "answer": "a.\nb.\n#### 3"}]
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    examples = read_examples(path)
+    assert [e.answer for e in examples] == ["36", "4", "42", "\\frac{3}{4}", "128", "42", "5", "3"]
+    forms = [parse_row(row).form for _, row in iter_rows(path)]
+    assert set(forms) == {"sharegpt", "alpaca", "problem_solution", "s1k", "messages", "prompt_completion", "gsm8k"}
+    assert read_examples(FIXTURES / "public_mixed.jsonl")[-1].answer == "128"  # the committed mixed fixture
+
+
+# ------------------------------------------------------------------------------------------ column maps
+@pytest.mark.parametrize("spec,expected", [
+    ("question=instruction,answer=output", {"question": "instruction", "answer": "output"}),
+    (" question = q , answer=a ,", {"question": "q", "answer": "a"}),
+    (["question=q", "answer=a,reasoning=r"], {"question": "q", "answer": "a", "reasoning": "r"}),
+    ({"question": "q"}, {"question": "q"}),
+    (None, {}), ("", {}),
+])
+def test_parse_column_map(spec, expected):
+    assert parse_column_map(spec) == expected
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("question", "'question' is not FIELD=COLUMN"),
+    ("question=", "both the field and the column must be named"),
+    ("=q", "both the field and the column must be named"),
+    ("questoin=q", "unknown field 'questoin'; map columns to one of"),
+    ("question=a,question=b", "question is mapped twice (a and b)"),
+    ({"question": 3}, "both the field and the column must be named"),
+])
+def test_parse_column_map_rejects(spec, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        parse_column_map(spec)
+
+
+def test_column_map_reads_any_layout(tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [
+        {"query": "What is 2 + 3?", "response": "<think>2 + 3 = 5</think>5", "type": "add"},
+        {"query": "What is 3 + 3?", "response": "6", "why": "3 + 3 = 6"},
+    ])
+    with pytest.raises(DataError, match="unrecognised row"):
+        read_examples(path)
+    examples = read_examples(path, column_map="question=query,answer=response,reasoning=why")
+    assert [(e.question, e.answer, e.reasoning) for e in examples] == [
+        ("What is 2 + 3?", "5", "2 + 3 = 5"), ("What is 3 + 3?", "6", "3 + 3 = 6")]
+    assert examples[0].meta["type"] == "add" and "query" not in examples[0].meta
+
+
+def test_column_map_into_another_form():
+    row = {"deepseek_thinking_trajectory": "a.\nb.", "deepseek_attempt": "\\boxed{4}", "question": "q"}
+    parsed = parse_row(row, column_map={"thinking_trajectories": "deepseek_thinking_trajectory",
+                                        "attempt": "deepseek_attempt"})
+    assert parsed.form == "s1k" and (parsed.example.answer, parsed.example.reasoning) == ("4", "a.\nb.")
+
+
+@pytest.mark.parametrize("row,expected", [
+    ({"instruction": "q", "output": ""}, [("output", "empty answer (--map answer=output)")]),
+    ({"instruction": "q", "output": ["x"]}, [("output", "answer must be a string or a number, not a list (--map answer=output)")]),
+    ({"instruction": "q", "reply": "5"}, [("answer", "missing answer (--map answer=output: this row has no column 'output')")]),
+    ({"instruction": "q", "output": "5", "question": "other"},
+     [("question", "question given twice: as the column question and as the column instruction mapped to it "
+                   "(--map question=instruction)")]),
+    ({"question": "q", "answer": ""}, [("answer", "empty answer")]),  # a row that has the field itself
+])
+def test_column_map_errors_name_the_rows_column(row, expected):
+    parsed = parse_row(row, column_map="question=instruction,answer=output")
+    assert [(e.field, e.message) for e in parsed.errors] == expected
+
+
+def test_read_examples_error_suggests_the_same_flags(tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"instruction": "q", "output": ""}])
+    with pytest.raises(DataError, match=re.escape(
+            "x.jsonl:1: output: empty answer (--map answer=output); run `thinktune data validate "
+            f"{path} --answer-mode full --map question=instruction,answer=output` to list every problem")):
+        read_examples(path, column_map="question=instruction,answer=output", answer_mode="full")
 
 
 def test_parse_row_keeps_extra_keys_and_explicit_id():
@@ -364,36 +723,126 @@ def test_rows_without_id_read_back_the_same(tmp_path):
 
 
 @pytest.mark.parametrize("spec,expected", [
-    ("hf:openai/gsm8k:main:test", ("openai/gsm8k", "main", "test")),
-    ("hf:openai/gsm8k:main", ("openai/gsm8k", "main", "train")),
-    ("hf:openai/gsm8k", ("openai/gsm8k", None, "train")),
-    ("hf:some/set::validation", ("some/set", None, "validation")),
+    ("hf:openai/gsm8k:main:test", ("openai/gsm8k", "main", "test", None, None, False)),
+    ("hf:openai/gsm8k:main", ("openai/gsm8k", "main", "train", None, None, False)),
+    ("hf:openai/gsm8k", ("openai/gsm8k", None, "train", None, None, False)),
+    ("hf:some/set::validation", ("some/set", None, "validation", None, None, False)),
+    ("hf:openai/gsm8k:main:train[:1000]", ("openai/gsm8k", "main", "train", None, 1000, False)),
+    ("hf:a/b::test[100:200]", ("a/b", None, "test", 100, 200, False)),
+    ("hf:a/b:c:train[-50:]", ("a/b", "c", "train", -50, None, False)),
+    ("hf:a/b:c:train[ 10 : 20 ]", ("a/b", "c", "train", 10, 20, False)),
+    ("hf:a/b:c:train[:10%]", ("a/b", "c", "train", None, 10, True)),
+    ("hf:a/b:c:train[10%:20%]", ("a/b", "c", "train", 10, 20, True)),
+    ("hf:a/b:c:[:5]", ("a/b", "c", "train", None, 5, False)),
 ])
 def test_parse_hf_spec(spec, expected):
-    assert parse_hf_spec(spec) == expected
+    assert parse_hf_spec(spec) == HFSpec(*expected)
 
 
-@pytest.mark.parametrize("spec", ["hf:", "hf::main", "hf:a:b:c:d"])
-def test_parse_hf_spec_rejects(spec):
-    with pytest.raises(DataError, match="hf:NAME"):
+@pytest.mark.parametrize("spec,message", [
+    ("hf:", "hf:NAME"), ("hf::main", "hf:NAME"), ("hf:a:b:c:d", "hf:NAME"),
+    ("hf:a/b[:10]", "the slice goes on the split"), ("hf:a/b:c[:10]", "the slice goes on the split"),
+    ("hf:a/b:c:train[:10", "bad slice"), ("hf:a/b:c:train[10]", "bad slice"), ("hf:a/b:c:train[a:b]", "bad slice"),
+    ("hf:a/b:c:train[1:2:3]", "bad slice"), ("hf:a/b:c:train[:1.5]", "bad slice"),
+    ("hf:a/b:c:train[10%:20]", "both bounds must be row counts or both percentages"),
+])
+def test_parse_hf_spec_rejects(spec, message):
+    with pytest.raises(DataError, match=re.escape(message)):
         parse_hf_spec(spec)
 
 
-def test_hf_source_goes_through_load_dataset(monkeypatch):
+@pytest.mark.parametrize("spec,n,bounds", [
+    ("hf:a/b", 7, (0, 7)), ("hf:a/b::train[:3]", 7, (0, 3)), ("hf:a/b::train[2:]", 7, (2, 7)),
+    ("hf:a/b::train[-2:]", 7, (5, 7)), ("hf:a/b::train[:100]", 7, (0, 7)), ("hf:a/b::train[5:2]", 7, (5, 5)),
+    ("hf:a/b::train[:50%]", 7, (0, 4)), ("hf:a/b::train[10%:30%]", 10, (1, 3)),
+])
+def test_hf_slice_bounds(spec, n, bounds):
+    assert parse_hf_spec(spec).bounds(n) == bounds
+
+
+GSM8K_ROWS = [{"question": f"Q{i}", "answer": f"a.\nb.\n#### {i}"} for i in range(10)]
+
+
+class FakeHub:
+    """`datasets.load_dataset` without the Hub: records each call and how many rows a stream handed out."""
+
+    def __init__(self, rows: list[dict], with_select: bool = False):
+        self.rows, self.with_select, self.calls, self.streamed = rows, with_select, [], 0
+
+    def load_dataset(self, name, config, split, **kwargs):
+        self.calls.append((name, config, split, kwargs))
+        if kwargs.get("streaming"):
+            return self._stream()
+        return FakeDataset(self.rows) if self.with_select else list(self.rows)
+
+    def _stream(self):
+        for row in self.rows:
+            self.streamed += 1
+            yield dict(row)
+
+
+class FakeDataset(list):
+    """A downloaded split: `len`, iteration and `select`, like `datasets.Dataset`."""
+
+    def select(self, indices):
+        return FakeDataset(self[i] for i in indices)
+
+
+@pytest.fixture
+def hub(monkeypatch):
     """The Hub is unreachable here, so `datasets.load_dataset` is replaced; the rest of the path is real."""
     import datasets
 
-    calls = []
+    fake = FakeHub(GSM8K_ROWS)
+    monkeypatch.setattr(datasets, "load_dataset", fake.load_dataset)
+    return fake
 
-    def fake_load_dataset(name, config, split):
-        calls.append((name, config, split))
-        return [{"question": "Q1", "answer": "a.\nb.\n#### 3"}, {"question": "Q2", "answer": "c.\nd.\n#### 4"}]
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+def test_hf_source_goes_through_load_dataset(hub):
+    hub.rows = GSM8K_ROWS[:2]
     examples = read_examples("hf:openai/gsm8k:main:test")
-    assert calls == [("openai/gsm8k", "main", "test")]
+    assert hub.calls == [("openai/gsm8k", "main", "test", {})]  # no slice, no limit: downloaded, not streamed
     assert [(e.question, e.answer, e.meta["source"]) for e in examples] == [
-        ("Q1", "3", "hf:openai/gsm8k:main:test:1"), ("Q2", "4", "hf:openai/gsm8k:main:test:2")]
+        ("Q0", "0", "hf:openai/gsm8k:main:test:1"), ("Q1", "1", "hf:openai/gsm8k:main:test:2")]
+
+
+def test_hf_slice_with_an_end_streams_only_the_rows_needed(hub):
+    examples = read_examples("hf:openai/gsm8k:main:train[2:5]")
+    assert hub.calls == [("openai/gsm8k", "main", "train", {"streaming": True})]
+    assert [e.answer for e in examples] == ["2", "3", "4"]
+    assert hub.streamed == 5  # rows 0-4 pulled from the stream, nothing after the slice
+    assert [e.meta["location"] for e in examples] == [f"hf:openai/gsm8k:main:train[2:5]:{i}" for i in (3, 4, 5)]
+
+
+def test_hf_limit_streams(hub):
+    examples = read_examples("hf:openai/gsm8k:main", limit=3)
+    assert hub.calls == [("openai/gsm8k", "main", "train", {"streaming": True})]
+    assert [e.answer for e in examples] == ["0", "1", "2"] and hub.streamed == 3
+    assert [e.answer for e in read_examples("hf:openai/gsm8k:main:train[4:]", limit=2)] == ["4", "5"]
+
+
+@pytest.mark.parametrize("with_select", [False, True])
+@pytest.mark.parametrize("spec,answers,first_index", [
+    ("hf:a/b::train[-3:]", ["7", "8", "9"], 8),
+    ("hf:a/b::train[:20%]", ["0", "1"], 1),
+    ("hf:a/b::train[50%:70%]", ["5", "6"], 6),
+])
+def test_hf_slices_that_need_the_length_download_then_slice(hub, with_select, spec, answers, first_index):
+    hub.with_select = with_select
+    examples = read_examples(spec, limit=100)
+    assert hub.calls == [("a/b", None, "train", {})]
+    assert [e.answer for e in examples] == answers
+    assert examples[0].meta["location"] == f"{spec}:{first_index}"
+
+
+def test_hf_iter_rows_numbers_rows_by_their_index_in_the_split(hub):
+    assert [n for n, _ in iter_rows("hf:a/b::train[7:]")] == [8, 9, 10]
+    assert [n for n, _ in iter_rows("hf:a/b::train[7:9]")] == [8, 9]
+
+
+def test_hf_empty_slice_is_no_rows(hub):
+    with pytest.raises(DataError, match="no rows"):
+        read_examples("hf:a/b::train[20:30]")
 
 
 def test_hf_load_failure_is_one_clear_error(monkeypatch):
@@ -407,3 +856,18 @@ def test_hf_load_failure_is_one_clear_error(monkeypatch):
         read_examples("hf:nope/nothing")
     assert str(err.value) == ("could not load Hugging Face dataset 'nope/nothing' (config None, split train): "
                               "ConnectionError: Couldn't reach 'nope/nothing' on the Hub (LocalEntryNotFoundError)")
+
+
+def test_hf_stream_breaking_half_way_is_one_clear_error(monkeypatch):
+    import datasets
+
+    def stream(*args, **kwargs):
+        def rows():
+            yield GSM8K_ROWS[0]
+            raise TimeoutError("read timed out")
+        return rows()
+
+    monkeypatch.setattr(datasets, "load_dataset", stream)
+    with pytest.raises(DataError, match=re.escape("could not read row 2 of Hugging Face dataset 'a/b' (config None, "
+                                                  "split train): TimeoutError: read timed out")):
+        read_examples("hf:a/b::train[:5]")

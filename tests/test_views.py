@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from thinktune import format as fmt
+from thinktune.data.readers import parse_row, read_examples
 from thinktune.data.schema import Example
 from thinktune.data.views import prompt_messages, sft_rows, to_view
+
+PUBLIC_MIXED = Path(__file__).parent / "fixtures" / "data" / "public_mixed.jsonl"
 
 STEPS = "17 + 25 = 42\n42 + 8 = 50"
 
@@ -82,3 +87,43 @@ def test_rows_render_with_the_prompt_as_prefix(tokenizer, job):
     """SmolLM2's ChatML template renders the prompt as a prefix of prompt + target (completion-only loss)."""
     row = sft_rows([example()], job)[0]
     fmt.check_template_prefix(tokenizer, row["prompt"], row["completion"][0]["content"])
+
+
+# ---------------------------------------------------------------- the public datasets' forms, as targets
+def test_every_public_form_renders_the_strict_contract():
+    """OpenR1, Bespoke-Stratos, <reasoning>, <thought>, GSM8K, Alpaca, MATH, MATH-500, s1K: one contract."""
+    examples = read_examples(PUBLIC_MIXED)
+    targets = [to_view(example, "reasoning")[1] for example in examples]
+    parsed = [fmt.parse(target, strict=True) for target in targets]
+    assert all(p.well_formed for p in parsed)
+    assert [p.answer for p in parsed] == ["42", "36", "5", "4", "24", "42", "\\frac{3}{4}", "7", "128"]
+    assert [p.thinking for p in parsed] == [e.reasoning for e in examples]
+    for target in targets:  # no other thinking marker leaks into the target
+        assert not any(m in target for m in ("<|begin_of_thought|>", "<|end_of_solution|>", "<reasoning>", "<thought>"))
+
+
+@pytest.mark.parametrize(("row", "target"), [
+    ({"conversations": [{"from": "user", "value": "12 * 3?"}, {"from": "assistant", "value": (
+        "<|begin_of_thought|>\n\n12 * 3 = 36.\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\nSo $\\boxed{36}$."
+        "\n\n<|end_of_solution|>")}]},
+     "<think>\n12 * 3 = 36.\n</think>\n<answer>\n36\n</answer>"),
+    ({"problem": "1/2 + 1/4?", "solution": "Over 4.\n$\\boxed{\\frac{3}{4}}$"},
+     "<think>\nOver 4.\n$\\boxed{\\frac{3}{4}}$\n</think>\n<answer>\n\\frac{3}{4}\n</answer>"),
+    ({"messages": [{"role": "user", "content": "6 * 7?"},
+                   {"role": "assistant", "content": "<think>\n6 * 7 = 42\n</think>\n\nThus $\\boxed{42}$."}]},
+     "<think>\n6 * 7 = 42\n</think>\n<answer>\n42\n</answer>"),
+    ({"question": "2^7?", "thinking_trajectories": ["2^7 = 128."], "attempt": "Final Answer: $\\boxed{128}$"},
+     "<think>\n2^7 = 128.\n</think>\n<answer>\n128\n</answer>"),
+])
+def test_public_rows_render_with_the_boxed_answer_alone(row, target):
+    assert to_view(parse_row(row, "f.jsonl:1").example, "reasoning")[1] == target
+
+
+def test_answer_mode_full_keeps_the_solution_in_the_answer():
+    row = {"messages": [{"role": "user", "content": "6 * 7?"},
+                        {"role": "assistant", "content": "<think>\n6 * 7 = 42\n</think>\n\nThus $\\boxed{42}$."}]}
+    _, target = to_view(parse_row(row, "f.jsonl:1", answer_mode="full").example, "reasoning")
+    assert target == "<think>\n6 * 7 = 42\n</think>\n<answer>\nThus $\\boxed{42}$.\n</answer>"
+    _, direct = to_view(parse_row(row, "f.jsonl:1", answer_mode="full").example, "non_reasoning")
+    assert direct == "<answer>\nThus $\\boxed{42}$.\n</answer>"
+

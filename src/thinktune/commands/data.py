@@ -3,8 +3,12 @@
     thinktune data validate train.jsonl --job reasoning      # exit 0: no errors, 1: errors
     thinktune data snapshot train.jsonl --val-fraction 0.1   # prints the snapshot id
     thinktune data show train.jsonl -n 3 --job reasoning     # the rows as the model will see them
+    thinktune data validate alpaca.jsonl --map question=instruction,answer=output
+    thinktune data show hf:HuggingFaceH4/MATH-500::test[:5]  # streams 5 rows, not the whole split
 
-FILE is a JSONL file in any form `thinktune.data.readers` reads, or `hf:NAME[:CONFIG[:SPLIT]]`.
+FILE is a JSONL file in any form `thinktune.data.readers` reads, or `hf:NAME[:CONFIG[:SPLIT[START:STOP]]]`.
+All three actions take `--map FIELD=COLUMN,...` (rename the rows' columns to the readers' fields) and
+`--answer-mode final|full` (a `\\boxed{}` answer read out of the solution, or the whole solution kept).
 """
 
 from __future__ import annotations
@@ -13,6 +17,18 @@ import json
 import sys
 
 JOBS = ("reasoning", "non_reasoning")
+SOURCE_HELP = "JSONL file or hf:NAME[:CONFIG[:SPLIT[START:STOP]]] (e.g. hf:openai/gsm8k:main:train[:1000])"
+DEFAULT_SHOW_CHARS = 2000
+
+
+def _add_read_options(p) -> None:
+    """`--map` and `--answer-mode`: how rows are read, the same for every action."""
+    p.add_argument("--map", dest="column_map", action="append", metavar="FIELD=COLUMN[,...]",
+                   help="read the rows' COLUMN as FIELD (question, answer, reasoning, prompt, messages, ...), "
+                        "e.g. --map question=instruction,answer=output; may be repeated")
+    p.add_argument("--answer-mode", choices=("final", "full"), default="final",
+                   help="final (default): a \\boxed{} answer is read out of the solution into <answer>; "
+                        "full: the whole solution text is the answer (free-text tasks)")
 
 
 def register(sub) -> None:
@@ -20,30 +36,39 @@ def register(sub) -> None:
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     v = data_sub.add_parser("validate", help="report every problem with file, line and field")
-    v.add_argument("file", help="JSONL file or hf:NAME[:CONFIG[:SPLIT]]")
+    v.add_argument("file", help=SOURCE_HELP)
     v.add_argument("--job", choices=JOBS, default="reasoning",
                    help="check for this job type (reasoning needs step-by-step reasoning on every row)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--max-row-chars", type=int, default=100_000, metavar="N",
+                   help="warn about rows with more than N characters of text (default 100000; 0: no limit)")
+    _add_read_options(v)
     v.set_defaults(func=validate)
 
     s = data_sub.add_parser("snapshot", help="a deterministic train/validation split named by a content hash")
-    s.add_argument("file", help="JSONL file or hf:NAME[:CONFIG[:SPLIT]]")
+    s.add_argument("file", help=SOURCE_HELP)
     s.add_argument("--val-fraction", type=float, default=0.1, help="share of rows held out (default 0.1)")
     s.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     s.add_argument("--out", default="snapshots", help="folder that holds snapshots (default snapshots/)")
+    _add_read_options(s)
     s.set_defaults(func=snapshot)
 
     sh = data_sub.add_parser("show", help="print a few rows as the model will see them")
-    sh.add_argument("file", help="JSONL file, hf:NAME[:CONFIG[:SPLIT]]")
+    sh.add_argument("file", help=SOURCE_HELP)
     sh.add_argument("-n", type=int, default=3, help="how many rows (default 3)")
     sh.add_argument("--job", choices=JOBS, default="reasoning", help="which view (default reasoning)")
+    sh.add_argument("--max-chars", type=int, default=DEFAULT_SHOW_CHARS, metavar="N",
+                    help=f"cut each field longer than N characters in the middle, saying how many were cut "
+                         f"(default {DEFAULT_SHOW_CHARS}; 0: print them whole)")
+    _add_read_options(sh)
     sh.set_defaults(func=show)
 
 
 def validate(args) -> int:
     from thinktune.data.validate import validate_file
 
-    report = validate_file(args.file, job=args.job)
+    report = validate_file(args.file, job=args.job, answer_mode=args.answer_mode, column_map=args.column_map,
+                           max_row_chars=args.max_row_chars or None)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -58,7 +83,8 @@ def snapshot(args) -> int:
 
     if not 0 <= args.val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-    snap = make_snapshot(read_examples(args.file), args.val_fraction, args.seed, source=str(args.file))
+    examples = read_examples(args.file, answer_mode=args.answer_mode, column_map=args.column_map)
+    snap = make_snapshot(examples, args.val_fraction, args.seed, source=str(args.file))
     folder = save_snapshot(snap, args.out)
     print(snap.id)
     print(f"{len(snap.train)} train, {len(snap.validation)} validation rows in {folder}", file=sys.stderr)
@@ -68,34 +94,53 @@ def snapshot(args) -> int:
 def show(args) -> int:
     from thinktune.data.readers import read_examples
 
-    examples = read_examples(args.file, limit=max(args.n, 0))
+    examples = read_examples(args.file, limit=max(args.n, 0), answer_mode=args.answer_mode,
+                             column_map=args.column_map)
     try:
         from thinktune.data.views import to_view
     except ImportError:  # the views module is optional here: fall back to the plain fields
         to_view = None
+    cut = max(args.max_chars, 0) or None
     for example in examples:
         where = example.meta.get("location") or example.meta.get("source")
         print(f"=== {where}  (id {example.meta.get('id')})")
         if to_view is None:
-            _show_plain(example)
+            _show_plain(example, cut)
             continue
         try:
             messages, target = to_view(example, args.job)
         except ValueError as e:  # a reasoning view of a row without reasoning
             print(f"[cannot show the {args.job} view: {e}]")
-            _show_plain(example)
+            _show_plain(example, cut)
             continue
         for message in messages:
-            print(f"[{message['role']}] {message['content']}")
-        print(f"[assistant: target] {target}")
+            print(f"[{message['role']}] {shorten(message['content'], cut)}")
+        print(f"[assistant: target] {shorten(target, cut)}")
     return 0
 
 
-def _show_plain(example) -> None:
+def _show_plain(example, max_chars: int | None = None) -> None:
     if example.system:
-        print(f"[system] {example.system}")
+        print(f"[system] {shorten(example.system, max_chars)}")
     for turn in example.history:
-        print(f"[{turn['role']}] {turn['content']}")
-    print(f"[question] {example.question}")
-    print(f"[reasoning] {example.reasoning if example.reasoning else '(none)'}")
-    print(f"[answer] {example.answer}")
+        print(f"[{turn['role']}] {shorten(turn['content'], max_chars)}")
+    print(f"[question] {shorten(example.question, max_chars)}")
+    print(f"[reasoning] {shorten(example.reasoning, max_chars) if example.reasoning else '(none)'}")
+    print(f"[answer] {shorten(example.answer, max_chars)}")
+
+
+def shorten(text: str, max_chars: int | None) -> str:
+    """`text` cut in the middle to `max_chars` characters (its head and its tail), with a note of how many
+    characters were cut; whole when it fits or `max_chars` is None. What `data show` prints.
+
+    >>> shorten("0123456789" * 3, 10)
+    '01234\\n[… 20 characters cut …]\\n56789'
+    >>> shorten("short", 10), shorten("long " * 10, None) == "long " * 10
+    ('short', True)
+    """
+    if max_chars is None or max_chars <= 0 or len(text) <= max_chars:
+        return text
+    head = max_chars // 2 + max_chars % 2
+    tail = max_chars - head
+    cut = len(text) - max_chars
+    return f"{text[:head]}\n[… {cut:,} characters cut …]\n{text[len(text) - tail:] if tail else ''}"

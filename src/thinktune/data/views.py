@@ -9,6 +9,12 @@ The same `Example` rows feed both jobs, so a comparison of the two changes only 
 - `non_reasoning`: the system prompt asks for the answer alone and the target is
   `format.render_direct(example.answer)`; any reasoning the row has is ignored.
 
+Every reader form arrives here as the same `Example`: thinking markers (`<think>`,
+`<|begin_of_thought|>`, `<reasoning>`, `<thought>`) are already split off, and with the readers'
+`answer_mode="final"` the answer is the boxed final answer read out of a solution, so the reasoning view's
+`<answer>` holds just that; `answer_mode="full"` keeps the whole solution text as the answer (free-text
+tasks). See `thinktune.data.readers`.
+
 `sft_rows` turns examples into TRL's conversational prompt/completion rows: earlier chat turns go into the
 prompt, the target is the only assistant message in the completion, so the loss falls on the target alone
 with any chat template (see `format.prompt_completion_row`).
@@ -81,3 +87,4 @@ def _is_reasoning(job: str) -> bool:
     if job not in JOBS:
         raise ValueError(f"unknown job type {job!r}: expected one of {', '.join(JOBS)}")
     return job == "reasoning"
+

@@ -66,6 +66,10 @@ class SFTJobConfig:
                                         "a snapshot keeps its own split)"}
     )
     limit: int | None = field(default=None, metadata={"help": "use only the first N rows of the file (before the split)"})
+    column_map: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "rename the data's columns to the fields thinktune reads, e.g. {question: instruction, answer: output}"})
+    answer_mode: Literal["final", "full"] = field(default="final", metadata={
+        "help": "final: a boxed answer inside a solution is the answer; full: the whole solution text is"})
     lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA settings (section)"})
     max_steps: int = field(default=-1, metadata={"help": "optimizer steps; -1 trains for `epochs` instead"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the training rows (when max_steps is -1)"})

@@ -204,12 +204,12 @@ def load_split(cfg: SFTJobConfig) -> Snapshot:
     source = resolve_data(spec)
     if not source.startswith("hf:") and not Path(source).is_file():
         raise ConfigError(f"data: {source}: file not found")
-    examples = read_examples(source, limit=cfg.limit)
+    examples = read_examples(source, limit=cfg.limit, answer_mode=cfg.answer_mode, column_map=cfg.column_map or None)
     return make_snapshot(examples, cfg.val_fraction, cfg.seed, source=spec)
 
 
 # ---------------------------------------------------------------------------------------------- resume
 # Settings a checkpoint's weights and optimizer state depend on: resuming under other values would silently
 # mix two runs. (Step counts, learning rate and logging may change: a longer run resumes a shorter one.)
-RESUME_KEYS = ("job", "model", "data", "limit", "val_fraction", "seed", "lora", "add_reasoning_tokens",
-               "max_length")
+RESUME_KEYS = ("job", "model", "data", "limit", "column_map", "answer_mode", "val_fraction", "seed", "lora",
+               "add_reasoning_tokens", "max_length")

@@ -49,6 +49,43 @@ def cpu_safe_args() -> dict[str, Any]:
     }
 
 
+TRACKERS = ("tensorboard", "trackio", "wandb", "mlflow", "comet_ml", "clearml", "swanlab")
+# set by thinktune from its own config keys: passing them through trainer_args would split one setting in two
+OWNED = ("output_dir", "report_to", "use_cpu")
+
+
+def trainer_arguments(config_class: type, ours: dict[str, Any], report_to: list[str], passthrough: dict[str, Any],
+                      where: str = "trainer_args") -> Any:
+    """TRL's `config_class` (SFTConfig, GRPOConfig) from thinktune's values, the trackers and the pass-through.
+
+    `passthrough` keys must be fields of `config_class` (an unknown one is a `ConfigError` with the nearest
+    name) and win over thinktune's own values, except the few thinktune owns (`OWNED`).
+
+    Raises:
+        ConfigError: an unknown tracker, an unknown or owned pass-through key, or a value TRL rejects.
+    """
+    import dataclasses
+    import difflib
+
+    unknown = [t for t in report_to if t not in TRACKERS]
+    if unknown:
+        raise ConfigError(f"report_to: unknown tracker(s) {', '.join(unknown)}; choose from {', '.join(TRACKERS)}")
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    for key in passthrough:
+        if key in OWNED:
+            raise ConfigError(f"{where}.{key}: set by thinktune itself; use the config key "
+                              f"{'report_to' if key == 'report_to' else key} instead")
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{where}.{key}: not a field of TRL's {config_class.__name__}{hint}")
+    kwargs = {**ours, **cpu_safe_args(), "report_to": list(report_to) or "none", **passthrough}
+    try:
+        return config_class(**kwargs)
+    except (ValueError, TypeError, ImportError, RuntimeError) as e:  # e.g. a tracker that is not installed
+        raise ConfigError(f"invalid training setting: {str(e).strip().splitlines()[0]}") from None
+
+
 def quiet(trainer: Any) -> Any:
     """Drop the callback that prints every log dict to stdout when tqdm is off: the reporter shows progress."""
     trainer.remove_callback(PrinterCallback)

@@ -95,6 +95,10 @@ class SFTJobConfig:
         default=False, metadata={"help": "make <think></think><answer></answer> single tokens (resizes embeddings)"}
     )
     merge: bool = field(default=False, metadata={"help": "also save the adapter merged into its base in merged/"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "experiment trackers to log to: tensorboard, trackio, wandb, mlflow (installed ones; [] for none)"})
+    trainer_args: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "any other TRL SFTConfig field, passed through (checked against SFTConfig's fields)"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
@@ -173,6 +177,11 @@ class GRPOJobConfig:
     sample_completions: int = field(default=4, metadata={
         "help": "completions per step written to RUN/completions.jsonl with their rewards (0: none)"})
     use_vllm: bool = field(default=False, metadata={"help": "generate with vLLM (colocated; needs a GPU and vllm)"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "experiment trackers to log to (tensorboard, trackio, wandb, mlflow); thinktune's accuracy, "
+                "format rate and alarms are logged there too, under thinktune/"})
+    trainer_args: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "any other TRL GRPOConfig field, passed through (checked against GRPOConfig's fields)"})
     alarms: AlarmSettings = field(default_factory=AlarmSettings, metadata={"help": "alarm thresholds (section)"})
 
     def __post_init__(self) -> None:

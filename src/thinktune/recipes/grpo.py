@@ -73,14 +73,16 @@ from thinktune.training import (
     ConfigBesideCheckpoint,
     JobCallback,
     check_resumable,
-    cpu_safe_args,
     quiet,
     resume_point,
+    trainer_arguments,
 )
 
 log = logging.getLogger("thinktune.grpo")
 
 COMPLETIONS = "completions.jsonl"
+TRACKED = ("accuracy", "accuracy_strict", "format_rate", "empty_answer_rate", "copied_answer_rate",
+           "empty_rewarded_rate", "copied_rewarded_rate")
 CONFIG_CLASS = GRPOJobConfig
 
 STEP_FIELDS = (
@@ -160,7 +162,7 @@ def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
     monitor = GRPOMonitor(writer.metrics_path, names, kinds, [r.weight for r in cfg.rewards], cfg.alarms,
                           prefilled, cfg.sample_completions, writer=writer)
 
-    args = GRPOConfig(
+    args = trainer_arguments(GRPOConfig, dict(
         output_dir=str(out),
         per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
         gradient_accumulation_steps=cfg.grad_accum,
@@ -184,8 +186,7 @@ def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
         use_vllm=cfg.use_vllm,
         vllm_mode="colocate",
         log_completions=False,
-        **cpu_safe_args(),
-    )
+    ), cfg.report_to, cfg.trainer_args)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[monitor.wrap(f) for f in funcs],
@@ -195,6 +196,9 @@ def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
         peft_config=peft_config,
         callbacks=[monitor, ConfigBesideCheckpoint(cfg), *(callbacks or [])],
     )
+    # the monitor first: its on_log adds thinktune's metrics to the logs every tracker callback then sees
+    trainer.remove_callback(monitor)
+    trainer.callback_handler.callbacks.insert(0, monitor)
     return quiet(trainer), monitor
 
 
@@ -270,7 +274,11 @@ class GRPOMonitor(TrainerCallback):
                 self.writer.metrics.update(summary)
                 self.writer.event("summary", **summary)
             return
-        append_jsonl(self.path, self.step_row(state.global_step, logs))
+        row = self.step_row(state.global_step, logs)
+        append_jsonl(self.path, row)
+        # what trackers (report_to) log: thinktune's own readings beside TRL's
+        logs.update({f"thinktune/{k}": float(v) for k, v in row.items()
+                     if v is not None and (k in TRACKED or k.startswith("alarm/") and isinstance(v, bool))})
 
     def reload_history(self) -> None:
         """Take the rows already in metrics.jsonl (a resumed run) as the alarms' history."""

@@ -60,9 +60,9 @@ from thinktune.training import (
     JobCallback,
     MetricsLogger,
     check_resumable,
-    cpu_safe_args,
     quiet,
     resume_point,
+    trainer_arguments,
 )
 
 BUILTIN_PREFIX = "builtin:"
@@ -147,10 +147,7 @@ def build_trainer(cfg: SFTJobConfig, snap: Snapshot, writer: RunWriter | None = 
 
 def sft_args(cfg: SFTJobConfig) -> SFTConfig:
     """TRL's `SFTConfig` for a job: completion-only loss, non-padding tokens counted for tokens/s."""
-    try:
-        return SFTConfig(**_trainer_kwargs(cfg), **cpu_safe_args())
-    except ValueError as e:  # e.g. an unknown lr_scheduler name
-        raise ConfigError(f"invalid training setting: {str(e).splitlines()[0]}") from None
+    return trainer_arguments(SFTConfig, _trainer_kwargs(cfg), cfg.report_to, cfg.trainer_args)
 
 
 def _trainer_kwargs(cfg: SFTJobConfig) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinktune.serve.batcher import QueueFull, RowResult
 from thinktune.serve.models import EFFORT_BUDGET, LocalModel, RouterModel, UpstreamModel
@@ -94,6 +95,11 @@ def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -
     @app.exception_handler(Exception)
     async def _internal(request: Request, e: Exception) -> JSONResponse:  # never a traceback to the client
         return JSONResponse(error_body(f"internal error: {type(e).__name__}", "server_error"), status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:  # unknown paths, methods
+        return JSONResponse(error_body(str(e.detail), "invalid_request_error", None, f"http_{e.status_code}"),
+                            status_code=e.status_code)
 
     def check_auth(request: Request) -> None:
         _check_key(request, settings.api_key)

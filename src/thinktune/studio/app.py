@@ -110,6 +110,7 @@ def create_studio(settings: StudioSettings, start_worker: bool = True) -> FastAP
     _pages(app)
     _data_routes(app, store, home, settings)
     _job_routes(app, store, worker, home)
+    _job_control_routes(app, store, worker)
     _serve_mount(app, store)
     return app
 
@@ -165,35 +166,7 @@ def _data_routes(app: FastAPI, store: Store, home: Path, settings: StudioSetting
 
     @app.post("/api/datasets", status_code=201)
     async def upload(request: Request, name: str | None = None, filename: str = "data.jsonl") -> dict:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
-            raise APIError(413, f"upload is {int(declared):,} bytes; the limit is {settings.max_upload_bytes:,}",
-                           "file", "too_large")
-        folder = _inside(home, home / "datasets" / f"upload-{time.time_ns()}")
-        folder.mkdir(parents=True)
-        path = folder / "data.jsonl"  # the studio's name; the client's is kept as data only
-        size = 0
-        try:
-            with path.open("wb") as f:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > settings.max_upload_bytes:
-                        raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes",
-                                       "file", "too_large")
-                    f.write(chunk)
-        except APIError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        if size == 0:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise APIError(400, "file: the upload is empty", "file", "empty")
-        report = await asyncio.to_thread(_validate, path, "reasoning")
-        ds = store.add_dataset(_SAFE.sub("_", name or Path(filename).stem)[:80] or "dataset",
-                               Path(filename).name[:200], str(path), size, report["n_rows"], report)
-        final = _inside(home, home / "datasets" / ds["id"])
-        folder.rename(final)
-        store.connect().execute("UPDATE datasets SET path = ? WHERE id = ?", (str(final / "data.jsonl"), ds["id"]))
-        return store.dataset(ds["id"])
+        return await save_upload(request, store, home, settings, name, filename)
 
     @app.get("/api/datasets")
     async def datasets() -> dict:
@@ -230,18 +203,60 @@ def _data_routes(app: FastAPI, store: Store, home: Path, settings: StudioSetting
     @app.post("/api/datasets/{dataset_id}/snapshots", status_code=201)
     async def snapshot(dataset_id: str, request: Request) -> dict:
         ds = dataset_or_404(dataset_id)
-        body = await read_json(request, 10_000) if int(request.headers.get("content-length") or 0) else {}
-        val_fraction, seed = body.get("val_fraction", 0.1), body.get("seed", 0)
-        if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-            raise APIError(422, "val_fraction: a number in [0, 1)", "val_fraction")
-        if not isinstance(seed, int):
-            raise APIError(422, "seed: an integer", "seed")
+        val_fraction, seed = _split_settings(
+            await read_json(request, 10_000) if int(request.headers.get("content-length") or 0) else {})
         try:
             snap, folder = await asyncio.to_thread(_snapshot, Path(ds["path"]), float(val_fraction), seed, home)
         except ValueError as e:
             raise APIError(422, f"dataset_id: {e}", "dataset_id", "unreadable") from None
         return store.add_snapshot(snap.id, dataset_id, str(folder), len(snap.train), len(snap.validation),
                                   float(val_fraction), seed)
+
+
+async def save_upload(request: Request, store: Store, home: Path, settings: StudioSettings, name: str | None,
+                      filename: str) -> dict:
+    """Write an upload under the studio home (a name the studio makes; 413 past the limit), validate it for a
+    reasoning job, and record it."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise APIError(413, f"upload is {int(declared):,} bytes; the limit is {settings.max_upload_bytes:,}",
+                       "file", "too_large")
+    folder = _inside(home, home / "datasets" / f"upload-{time.time_ns()}")
+    folder.mkdir(parents=True)
+    path = folder / "data.jsonl"  # the studio's name; the client's is kept as data only
+    size = 0
+    try:
+        with path.open("wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise APIError(413, f"upload is over the limit of {settings.max_upload_bytes:,} bytes",
+                                   "file", "too_large")
+                f.write(chunk)
+    except APIError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if size == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise APIError(400, "file: the upload is empty", "file", "empty")
+    report = await asyncio.to_thread(_validate, path, "reasoning")
+    ds = store.add_dataset(_SAFE.sub("_", name or Path(filename).stem)[:80] or "dataset",
+                           Path(filename).name[:200], str(path), size, report["n_rows"], report)
+    final = _inside(home, home / "datasets" / ds["id"])
+    folder.rename(final)
+    store.connect().execute("UPDATE datasets SET path = ? WHERE id = ?", (str(final / "data.jsonl"), ds["id"]))
+    return store.dataset(ds["id"])
+
+
+def _split_settings(body: Any) -> tuple[float, int]:
+    if not isinstance(body, dict):
+        raise APIError(422, "body: a JSON object {val_fraction, seed}", None)
+    val_fraction, seed = body.get("val_fraction", 0.1), body.get("seed", 0)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        raise APIError(422, "val_fraction: a number in [0, 1)", "val_fraction")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise APIError(422, "seed: an integer", "seed")
+    return float(val_fraction), seed
 
 
 def _validate(path: Path, job: str) -> dict:
@@ -304,40 +319,7 @@ def _job_routes(app: FastAPI, store: Store, worker: Worker, home: Path) -> None:
 
     @app.post("/api/jobs", status_code=201)
     async def create_job(request: Request) -> dict:
-        body = await read_json(request, 1_000_000)
-        if not isinstance(body, dict):
-            raise APIError(422, "body: a JSON object {kind, config, ...}", None)
-        kind = body.get("kind")
-        if kind not in JOB_KINDS:
-            raise APIError(422, f"kind: one of {', '.join(JOB_KINDS)}, got {kind!r}", "kind")
-        config = body.get("config") or {}
-        if not isinstance(config, dict):
-            raise APIError(422, "config: a mapping of config keys", "config")
-        job_id = "job-" + format(time.time_ns(), "x")[-10:]
-        config = {**config, "output_dir": str(home / "runs" / job_id)}
-        dataset_id, snapshot_id = body.get("dataset_id"), body.get("snapshot_id")
-        if snapshot_id is not None:
-            snap = store.snapshot(str(snapshot_id))
-            if snap is None:
-                raise APIError(422, f"snapshot_id: no snapshot {snapshot_id!r}", "snapshot_id")
-            dataset_id = dataset_id or snap["dataset_id"]
-            config["data"] = snap["path"]
-        elif dataset_id is not None:
-            ds = store.dataset(str(dataset_id))
-            if ds is None:
-                raise APIError(422, f"dataset_id: no dataset {dataset_id!r}", "dataset_id")
-            config["data"] = ds["path"]
-        if dataset_id is not None and kind == "sft":
-            await _check_dataset(store, str(dataset_id), config.get("job", "reasoning"))
-        _check_config(kind, config)
-        parent = body.get("parent")
-        if parent is not None:
-            parent_job = store.job(str(parent))
-            if parent_job is None:
-                raise APIError(422, f"parent: no job {parent!r}", "parent")
-            parent = parent_job["run_dir"]
-        name = str(body.get("name") or f"{kind} {config.get('job', '')}".strip())[:120]
-        return _job_view(store.add_job(kind, name, config, config["output_dir"], parent, dataset_id, job_id))
+        return _job_view(await new_job(await read_json(request, 1_000_000), store, home))
 
     @app.get("/api/jobs")
     async def jobs() -> dict:
@@ -370,22 +352,16 @@ def _job_routes(app: FastAPI, store: Store, worker: Worker, home: Path) -> None:
     async def events(job_id: str, request: Request) -> StreamingResponse:
         job_or_404(job_id)
 
-        async def stream():
-            last = None
-            while not await request.is_disconnected():
-                current = store.job(job_id)
-                if current is None:
-                    return
-                view = _job_view(current, brief=True)
-                text = json.dumps(view)
-                if text != last:
-                    yield f"data: {text}\n\n"
-                    last = text
-                if current["status"] in TERMINAL:
-                    return
-                await asyncio.sleep(0.5)
+        return StreamingResponse(job_events(store, job_id, request), media_type="text/event-stream")
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+def _job_control_routes(app: FastAPI, store: Store, worker: Worker) -> None:
+    def job_or_404(job_id: str) -> dict:
+        job = store.job(job_id)
+        if job is None:
+            raise APIError(404, f"no job {job_id!r}", "job_id", "not_found")
+        return job
 
     @app.post("/api/jobs/{job_id}/cancel")
     async def cancel(job_id: str) -> dict:
@@ -419,6 +395,45 @@ def _job_routes(app: FastAPI, store: Store, worker: Worker, home: Path) -> None:
         return {"trained": trained, "base": ["default", "tiny"]}
 
 
+async def new_job(body: Any, store: Store, home: Path) -> dict:
+    """Queue a job from a request body `{kind, config, name?, dataset_id?, snapshot_id?, parent?}`: the data
+    resolved to the studio's files, the dataset validated for an SFT job, the typed config built (422 naming
+    the key otherwise), the run folder under the studio home."""
+    if not isinstance(body, dict):
+        raise APIError(422, "body: a JSON object {kind, config, ...}", None)
+    kind = body.get("kind")
+    if kind not in JOB_KINDS:
+        raise APIError(422, f"kind: one of {', '.join(JOB_KINDS)}, got {kind!r}", "kind")
+    config = body.get("config") or {}
+    if not isinstance(config, dict):
+        raise APIError(422, "config: a mapping of config keys", "config")
+    job_id = "job-" + format(time.time_ns(), "x")[-10:]
+    config = {**config, "output_dir": str(home / "runs" / job_id)}
+    dataset_id, snapshot_id = body.get("dataset_id"), body.get("snapshot_id")
+    if snapshot_id is not None:
+        snap = store.snapshot(str(snapshot_id))
+        if snap is None:
+            raise APIError(422, f"snapshot_id: no snapshot {snapshot_id!r}", "snapshot_id")
+        dataset_id = dataset_id or snap["dataset_id"]
+        config["data"] = snap["path"]
+    elif dataset_id is not None:
+        ds = store.dataset(str(dataset_id))
+        if ds is None:
+            raise APIError(422, f"dataset_id: no dataset {dataset_id!r}", "dataset_id")
+        config["data"] = ds["path"]
+    if dataset_id is not None and kind == "sft":
+        await _check_dataset(store, str(dataset_id), config.get("job", "reasoning"))
+    _check_config(kind, config)
+    parent = body.get("parent")
+    if parent is not None:
+        parent_job = store.job(str(parent))
+        if parent_job is None:
+            raise APIError(422, f"parent: no job {parent!r}", "parent")
+        parent = parent_job["run_dir"]
+    name = str(body.get("name") or f"{kind} {config.get('job', '')}".strip())[:120]
+    return store.add_job(kind, name, config, config["output_dir"], parent, dataset_id, job_id)
+
+
 async def _check_dataset(store: Store, dataset_id: str, job: str) -> None:
     """A dataset must validate for the job type before an SFT job can start on it."""
     ds = store.dataset(dataset_id)
@@ -431,6 +446,22 @@ async def _check_dataset(store: Store, dataset_id: str, job: str) -> None:
         lacking = f"; {report['n_without_reasoning']} rows lack step-by-step reasoning" if job == "reasoning" else ""
         raise APIError(422, f"dataset_id: the dataset does not validate for a {job} job ({report['n_errors']} "
                             f"errors{lacking})", "dataset_id", "invalid_dataset")
+
+
+async def job_events(store: Store, job_id: str, request: Request):
+    """Server-sent events: the job's view each time it changes, until it ends or the client leaves."""
+    last = None
+    while not await request.is_disconnected():
+        current = store.job(job_id)
+        if current is None:
+            return
+        text = json.dumps(_job_view(current, brief=True))
+        if text != last:
+            yield f"data: {text}\n\n"
+            last = text
+        if current["status"] in TERMINAL:
+            return
+        await asyncio.sleep(0.5)
 
 
 def _check_config(kind: str, config: dict) -> None:

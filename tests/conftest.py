@@ -18,3 +18,26 @@ def tiny(tokenizer):
     from thinktune.models import tiny_model
 
     return tiny_model(tokenizer, seed=0)
+
+
+@pytest.fixture
+def write_traces():
+    """Write a server trace store by hand: `write(home, [(question, answer, thinking)...], model=...)` → ids."""
+    import json
+    import time
+    from pathlib import Path
+
+    def write(home, rows, model="reasoning"):
+        home = Path(home)
+        home.mkdir(parents=True, exist_ok=True)
+        ids = []
+        with (home / "traces.jsonl").open("a", encoding="utf-8") as f:
+            for i, (question, answer, thinking) in enumerate(rows):
+                trace_id = f"trace-{len(ids):04d}-{abs(hash((question, i))) % 10**8:08d}"
+                ids.append(trace_id)
+                f.write(json.dumps({"id": trace_id, "time": time.time(), "model": model,
+                                    "messages": [{"role": "user", "content": question}],
+                                    "thinking": [thinking], "answer": [answer]}) + "\n")
+        return ids
+
+    return write

@@ -491,6 +491,50 @@ def merge_adapter(run_or_folder: str | Path, out: str | Path) -> Path:
     return out
 
 
+# -------------------------------------------------------------------------------- resumable phases
+@dataclass
+class Phase:
+    """One resumable step of a multi-phase job (compare, a flywheel round): the folder it owns and the
+    settings its output depends on.
+
+    `begin()` clears the folder when it holds output made with other settings (a changed config re-runs the
+    phase from scratch) and keeps it otherwise, so work a killed phase left behind (the harness's
+    per-question samples) is resumed. `finish()` writes the marker that makes `done()` true.
+    """
+
+    name: str
+    folder: Path
+    key: dict[str, Any]
+
+    @property
+    def marker(self) -> Path:
+        return self.folder / "phase.json"
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def done(self) -> bool:
+        return self._read(self.marker).get("fingerprint") == self.fingerprint()
+
+    def begin(self) -> None:
+        started = self.folder / "phase.started.json"
+        if self.folder.exists() and self._read(started).get("fingerprint") != self.fingerprint():
+            shutil.rmtree(self.folder)
+        write_json(started, {"fingerprint": self.fingerprint()})
+
+    def finish(self, info: dict[str, Any]) -> None:
+        write_json(self.marker, {"fingerprint": self.fingerprint(), "key": self.key, **info})
+
+    def info(self) -> dict[str, Any]:
+        return {k: v for k, v in self._read(self.marker).items() if k not in ("fingerprint", "key")}
+
+
 # ------------------------------------------------------------------------------------------- helpers
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

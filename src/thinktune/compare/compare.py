@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +47,7 @@ from thinktune.errors import JobCancelled
 from thinktune.evaluation.harness import EvalResult, QuestionRecord
 from thinktune.io import write_json
 from thinktune.reporter import Reporter, TqdmReporter
-from thinktune.runs import Run, RunWriter, job_run
+from thinktune.runs import Phase, Run, RunWriter, job_run  # noqa: F401 - Phase re-exported
 
 CONFIG_CLASS = CompareConfig
 
@@ -57,48 +55,6 @@ JOBS = ("non_reasoning", "reasoning")
 
 
 # --------------------------------------------------------------------------------------------- phases
-@dataclass
-class Phase:
-    """One resumable step: the folder it owns and the settings its output depends on.
-
-    `begin()` clears the folder when it holds output made with other settings (a changed config re-runs the
-    phase from scratch) and keeps it otherwise, so work a killed phase left behind (the harness's
-    per-question samples) is resumed. `finish()` writes the marker that makes `done()` true.
-    """
-
-    name: str
-    folder: Path
-    key: dict[str, Any]
-
-    @property
-    def marker(self) -> Path:
-        return self.folder / "phase.json"
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-    def _read(self, path: Path) -> dict[str, Any]:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return {}
-
-    def done(self) -> bool:
-        return self._read(self.marker).get("fingerprint") == self.fingerprint()
-
-    def begin(self) -> None:
-        started = self.folder / "phase.started.json"
-        if self.folder.exists() and self._read(started).get("fingerprint") != self.fingerprint():
-            shutil.rmtree(self.folder)
-        write_json(started, {"fingerprint": self.fingerprint()})
-
-    def finish(self, info: dict[str, Any]) -> None:
-        write_json(self.marker, {"fingerprint": self.fingerprint(), "key": self.key, **info})
-
-    def info(self) -> dict[str, Any]:
-        return {k: v for k, v in self._read(self.marker).items() if k not in ("fingerprint", "key")}
-
-
 class Progress:
     """Prints `[i/n] phase` lines (the phases' own bars come from SFT and the harness); remembers skips."""
 

@@ -53,6 +53,8 @@ JOBS: dict[str, JobKind] = {
                     "evaluate a model with an inference strategy"),
     "compare": JobKind("compare", "thinktune.compare.config:CompareConfig", "thinktune.compare.compare:run",
                        "reasoning vs non-reasoning fine-tuning, measured"),
+    "flywheel": JobKind("flywheel", "thinktune.flywheel.config:FlywheelConfig", "thinktune.flywheel.round:run",
+                        "one round of continuous fine-tuning: score, curate, retrain, gate, promote"),
 }
 
 

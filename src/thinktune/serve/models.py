@@ -175,6 +175,15 @@ def load_served(items: Sequence[str], *, max_batch_rows: int = 32, max_waiting: 
         return served
     for item in items:
         name, spec = parse_spec(item)
+        if spec.startswith("registry:"):  # a flywheel's current version, under the registry's name
+            from thinktune.flywheel.gate import current_model, load_registry
+
+            home = spec[len("registry:"):]
+            try:
+                reg_name, spec = load_registry(home).get("name"), current_model(home)
+            except FileNotFoundError as e:
+                raise UserError(str(e)) from None
+            name = name or reg_name
         folder = Path(spec)
         if (folder / "variants" / "reasoning" / "final").is_dir() and (folder / "variants" / "non_reasoning").is_dir():
             prefix = f"{name}/" if name else ""

@@ -19,8 +19,6 @@ import argparse
 import concurrent.futures as cf
 import json
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -55,12 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import openai
-    import uvicorn
 
     from thinktune.flywheel.config import FlywheelConfig
     from thinktune.flywheel.round import run as run_round
     from thinktune.reporter import TqdmReporter
-    from thinktune.serve import ServerSettings, create_app, load_served
+    from thinktune.serve import ServerSettings, ServerThread, create_app, load_served
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -72,15 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     models = load_served([f"reasoning={args.model}"], max_batch_rows=32)
     app = create_app(models, ServerSettings(home=work / "serve", max_tokens=512))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=3600)
+    server = ServerThread(app)
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0, timeout=3600)
     done = [0]
 
     def ask(ex) -> None:
@@ -94,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with cf.ThreadPoolExecutor(16) as pool:
             list(pool.map(ask, asked[served_before:]))
     serve_s = time.perf_counter() - t0
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.stop()
     models["reasoning"].batcher.close()
     print(f"served {len(asked)} questions in {serve_s:.0f} s", flush=True)
 

@@ -18,9 +18,7 @@ import concurrent.futures as cf
 import json
 import os
 import platform
-import socket
 import statistics
-import threading
 import time
 from pathlib import Path
 
@@ -39,24 +37,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import openai
     import torch
-    import uvicorn
 
-    from thinktune.serve import ServerSettings, create_app, load_served
+    from thinktune.serve import ServerSettings, ServerThread, create_app, load_served
     from thinktune.tasks import load_task
 
     if args.threads:
         torch.set_num_threads(args.threads)
     models = load_served([f"m={args.model}"], max_batch_rows=64, max_waiting=256)
     app = create_app(models, ServerSettings(traces=False, max_tokens=4096))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0, timeout=3600)
+    server = ServerThread(app)
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0, timeout=3600)
     questions = [ex.question for ex in load_task("arithmetic", split="test", n=args.requests, seed=0, ops=2)]
 
     def ask(question: str) -> tuple[float, int]:
@@ -85,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                      "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2)})
         print(f"{name:16} {rows[-1]['requests_per_s']:7.3f} req/s  {rows[-1]['output_tokens_per_s']:8.1f} tok/s  "
               f"p50 {rows[-1]['p50_latency_s']:6.2f} s  p95 {rows[-1]['p95_latency_s']:6.2f} s", flush=True)
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.stop()
 
     base = rows[0]["output_tokens_per_s"]
     for r in rows:

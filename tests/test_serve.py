@@ -9,8 +9,6 @@ concurrent answers apart: its reasoning-token count is its own budget.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import socket
-import threading
 import time
 
 import httpx
@@ -25,20 +23,11 @@ ASK = [{"role": "user", "content": "What is 2 + 3?"}]
 KEY = "s3cret-key"
 
 
-def _start(app) -> tuple[str, object, threading.Thread]:
-    import uvicorn
+def _start(app) -> tuple[str, object, object]:
+    from thinktune.serve import ServerThread
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    return f"http://127.0.0.1:{port}", server, thread
+    server = ServerThread(app)
+    return server.url, server, None
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +47,7 @@ def served(tmp_path_factory, tokenizer):
     base, server, thread = _start(create_app(models, ServerSettings(home=home, max_body_bytes=1_000_000,
                                                                    max_tokens=64)))
     yield base, home, models
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.stop()
     for m in (tiny, direct):
         m.batcher.close()
 
@@ -257,8 +245,7 @@ def test_the_key_is_required_when_set(tmp_path, tokenizer):
         ok = openai.OpenAI(base_url=base + "/v1", api_key=KEY, max_retries=0)
         assert ok.chat.completions.create(model="tiny", messages=ASK, max_tokens=2).choices
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
         served["tiny"].batcher.close()
 
 
@@ -300,5 +287,4 @@ def test_chat_and_an_upstream_thinktune_read_a_running_server(served, tmp_path, 
         assert streamed[-1].choices[0].finish_reason in ("stop", "length")
         assert len(list(read_jsonl(tmp_path / "traces.jsonl"))) == 2
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()

@@ -234,7 +234,7 @@ def _take_lock(folder: Path) -> None:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _lock_holder(path)
-            if holder is not None and _pid_alive(holder) and holder != os.getpid():
+            if holder is not None and pid_alive(holder) and holder != os.getpid():
                 raise UserError(f"{folder}: a run is already writing here (process {holder}); wait for it, cancel it "
                                 f"(`thinktune runs cancel {folder}`) or choose another output folder") from None
             if holder == os.getpid():
@@ -260,21 +260,25 @@ def _lock_holder(path: Path) -> int | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie, exited but not yet reaped, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _holder_alive(folder: Path, manifest: dict[str, Any]) -> bool:
     holder = _lock_holder(folder / LOCK)
     if holder is None or manifest.get("host") not in (None, socket.gethostname()):
         return holder is not None
-    return _pid_alive(holder)
+    return pid_alive(holder)
 
 
 # -------------------------------------------------------------------------------------- fingerprints

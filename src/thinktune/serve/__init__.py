@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from thinktune.serve.app import LOOPBACK, ServerSettings, create_app
+from thinktune.serve.app import LOOPBACK, ServerSettings, ServerThread, create_app
 from thinktune.serve.models import load_served
 
-__all__ = ["LOOPBACK", "ServerSettings", "create_app", "load_served"]
+__all__ = ["LOOPBACK", "ServerSettings", "ServerThread", "create_app", "load_served"]

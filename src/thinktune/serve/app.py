@@ -488,3 +488,34 @@ def _first_with(outcome: Any) -> int:
         if want is not None and vote_key(read_answer(c.text).lenient) == want:
             return i
     return 0
+
+
+class ServerThread:
+    """A uvicorn server for `app` on a thread (tests, benchmarks, notebooks): `url`, then `stop()`.
+
+    Port 0 picks a free port on the host (loopback by default).
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.url = f"http://{host}:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + timeout
+        while not self.server.started and time.time() < deadline and self.thread.is_alive():
+            time.sleep(0.05)
+        if not self.server.started:
+            raise RuntimeError(f"the server did not start on {self.url}")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

@@ -154,10 +154,7 @@ def _pages(app: FastAPI) -> None:
 # --------------------------------------------------------------------------------------------- data
 def _data_routes(app: FastAPI, store: Store, home: Path, settings: StudioSettings) -> None:
     def dataset_or_404(dataset_id: str) -> dict:
-        ds = store.dataset(dataset_id)
-        if ds is None:
-            raise APIError(404, f"no dataset {dataset_id!r}", "dataset_id", "not_found")
-        return ds
+        return _found(store.dataset(dataset_id), "dataset", dataset_id)
 
     def job_type(job: str) -> str:
         if job not in ("reasoning", "non_reasoning"):
@@ -259,6 +256,13 @@ def _split_settings(body: Any) -> tuple[float, int]:
     return float(val_fraction), seed
 
 
+def _found(row: dict | None, what: str, key: str) -> dict:
+    """`row`, or a 404 naming the id that matched nothing."""
+    if row is None:
+        raise APIError(404, f"no {what} {key!r}", f"{what}_id", "not_found")
+    return row
+
+
 def _validate(path: Path, job: str) -> dict:
     from thinktune.data.validate import validate_file
 
@@ -312,10 +316,7 @@ def _inside(home: Path, path: Path) -> Path:
 # --------------------------------------------------------------------------------------------- jobs
 def _job_routes(app: FastAPI, store: Store, worker: Worker, home: Path) -> None:
     def job_or_404(job_id: str) -> dict:
-        job = store.job(job_id)
-        if job is None:
-            raise APIError(404, f"no job {job_id!r}", "job_id", "not_found")
-        return job
+        return _found(store.job(job_id), "job", job_id)
 
     @app.post("/api/jobs", status_code=201)
     async def create_job(request: Request) -> dict:
@@ -358,10 +359,7 @@ def _job_routes(app: FastAPI, store: Store, worker: Worker, home: Path) -> None:
 
 def _job_control_routes(app: FastAPI, store: Store, worker: Worker) -> None:
     def job_or_404(job_id: str) -> dict:
-        job = store.job(job_id)
-        if job is None:
-            raise APIError(404, f"no job {job_id!r}", "job_id", "not_found")
-        return job
+        return _found(store.job(job_id), "job", job_id)
 
     @app.post("/api/jobs/{job_id}/cancel")
     async def cancel(job_id: str) -> dict:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinktune.runs import Run, request_cancel
+from thinktune.runs import Run, pid_alive, request_cancel
 from thinktune.studio.store import Store
 
 log = logging.getLogger("thinktune.studio")
@@ -64,7 +64,7 @@ class Worker:
         requeued = []
         for status in ("running", "cancelling"):
             for job in self.store.jobs(status):
-                if job["pid"] and _alive(job["pid"]):
+                if job["pid"] and pid_alive(job["pid"]):
                     continue  # still running (another studio on the same home): leave it
                 if status == "cancelling":
                     self.store.update_job(job["id"], status="cancelled", ended=time.time(), pid=None)
@@ -158,19 +158,6 @@ def log_tail(log_path: Path, lines: int = 40) -> str:
         return ""
     text = log_path.read_text(encoding="utf-8", errors="replace").replace("\r", "\n")
     return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by a parent that died) is not running
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def progress_of(job: dict) -> dict[str, Any]:

@@ -38,8 +38,8 @@ def _maxrss_mb() -> float:
 
 def worker(variant: str, args: argparse.Namespace) -> dict:
     """Train `args.steps` steps of one variant in this process and measure it."""
-    from thinktune.recipes.sft import SFTJobConfig, build_trainer, load_split
     from thinktune.recipes.config import LoraSettings
+    from thinktune.recipes.sft import SFTJobConfig, build_trainer, load_split
     from thinktune.training import count_parameters
 
     lora, lr = VARIANTS[variant]

@@ -65,6 +65,9 @@ def runs_root(tmp_path_factory):
     for i, ex in enumerate(load_task("arithmetic", split="train", n=4, seed=0, ops=1, digits=1)):
         store.add({"id": f"trace-{i}", "model": "reasoning", "messages": [{"role": "user", "content": ex.question}],
                    "thinking": ["steps"], "answer": [ex.answer if i % 2 else "0"]})
+    done["score"] = run_job("score", load_job_config("score", None, [
+        f"home={root / 'fw'}", f"traces={root / 'serve'}", "reference_options={ops: 1, digits: 1}",
+        "reference_size=100", f"output_dir={root / 'score'}"]))
     done["flywheel"] = run_job("flywheel", load_job_config("flywheel", None, [
         f"home={root / 'fw'}", f"model={root / 'grpo'}", f"traces={root / 'serve'}", "teacher=gold",
         "reference_options={ops: 1, digits: 1}", "reference_size=100", "held_out_options={ops: 1, digits: 1}",
@@ -74,8 +77,8 @@ def runs_root(tmp_path_factory):
 
 
 def test_the_registry_lists_every_kind_and_its_configs_load_without_torch():
-    assert set(JOBS) == {"sft", "grpo", "eval", "compare", "flywheel"}
-    with pytest.raises(UserError, match="unknown job kind 'nope'; known: sft, grpo, eval, compare, flywheel"):
+    assert set(JOBS) == {"sft", "grpo", "eval", "compare", "flywheel", "score"}
+    with pytest.raises(UserError, match="unknown job kind 'nope'; known: sft, grpo, eval, compare, flywheel, score"):
         get_job("nope")
     code = ("import sys, thinktune.jobs as j\n[k.config_class() for k in j.JOBS.values()]\n"
             "heavy = [m for m in ('torch', 'transformers', 'trl') if m in sys.modules]\nprint(heavy)")
@@ -113,6 +116,8 @@ def test_every_kind_leaves_its_run_folder(runs_root, kind):
         assert len(list(read_jsonl(run.folder / "samples.jsonl"))) == 2
         assert json.loads((run.folder / "eval.json").read_text())["max_new_tokens"] == 4
         assert run.metrics["n_questions"] == 2 and "strict_accuracy" in run.metrics
+    if kind == "score":
+        assert run.metrics["verifier"] == 4 and len(list(read_jsonl(root / "serve" / "scores.jsonl"))) == 4
     if kind == "flywheel":
         assert run.metrics["decision"] in ("promoted", "kept") and run.metrics["new_rows"] == 4
         assert (run.folder / "train" / "final" / "config.json").is_file() and run.parent == str(root / "grpo")
@@ -137,7 +142,7 @@ def test_lineage_links_each_run_to_the_one_it_started_from(runs_root, capsys):
     assert shown.index(str(root / "grpo")) < shown.index(str(root / "sft")) and "base model: tiny" in shown
     assert cli.main(["runs", "list", str(root)]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 1 + 8  # header + sft, grpo, eval, compare, its two variants, flywheel, its training
+    assert len(listed) == 1 + 9  # header + sft, grpo, eval, compare, its two variants, score, flywheel, its training
     row = next(line for line in listed if line.startswith(str(root / "grpo") + " "))
     assert " grpo " in row and " succeeded " in row and str(root / "sft") in row and "reward=" in row
     assert cli.main(["runs", "show", str(root / "nothing")]) == 2

@@ -288,3 +288,45 @@ def test_chat_and_an_upstream_thinktune_read_a_running_server(served, tmp_path, 
         assert len(list(read_jsonl(tmp_path / "traces.jsonl"))) == 2
     finally:
         server.stop()
+
+
+def test_a_full_queue_answers_429_with_retry_after(tmp_path, tokenizer):
+    from thinktune.inference.engines.hf import HFEngine
+    from thinktune.models import tiny_model
+    from thinktune.serve import ServerSettings, ServerThread, create_app
+    from thinktune.serve.batcher import Batcher
+    from thinktune.serve.models import LocalModel
+
+    model, tok = tiny_model(tokenizer, seed=0)
+    full = LocalModel("tiny", "tiny", True, Batcher(HFEngine(model, tok), max_waiting=0))  # nothing may wait
+    server = ServerThread(create_app({"tiny": full}, ServerSettings(home=tmp_path)))
+    try:
+        r = httpx.post(server.url + "/v1/chat/completions", json={"model": "tiny", "messages": ASK, "max_tokens": 2})
+        _error(r, 429, None)
+        assert r.headers["retry-after"] == "1" and r.json()["error"]["type"] == "rate_limit_error"
+    finally:
+        server.stop()
+        full.batcher.close()
+
+
+def test_a_template_that_opens_think_starts_the_reply_in_the_thinking(tokenizer):
+    import copy
+
+    from thinktune.inference.engines.hf import HFEngine
+    from thinktune.models import tiny_model
+    from thinktune.serve.batcher import Batcher
+    from thinktune.serve.models import LocalModel
+
+    model, _ = tiny_model(tokenizer, seed=0)
+    tok = copy.deepcopy(tokenizer)  # the session's tokenizer stays as it is
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+                         "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}")
+    lm = LocalModel("qwen3-like", "tiny", True, Batcher(HFEngine(model, tok)))
+    try:
+        ids, opened = lm.prompt_ids(ASK, thinking=True)
+        assert opened and tok.decode(ids).rstrip().endswith("<think>")
+        handle, opened, _ = lm.start(ASK, thinking=True, max_tokens=6, temperature=1.0, seed=3, thinking_budget=2)
+        [row] = handle.results(timeout=60)
+        assert opened and row.thinking_tokens == 2 and row.forced  # counted as thinking from the first token
+    finally:
+        lm.batcher.close()

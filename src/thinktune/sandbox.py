@@ -122,14 +122,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinktune.errors import UserError
+
 NOBODY = 65534
 UNSAFE_ENV = "THINKTUNE_SANDBOX_UNSAFE"
 WORKDIR = "/sandbox"  # the work folder's path inside bubblewrap
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
-class SandboxUnavailable(RuntimeError):
-    """No isolation works on this machine, and `unsafe` was not asked for."""
+class SandboxUnavailable(UserError, RuntimeError):
+    """No isolation works on this machine, and `unsafe` was not asked for (the CLI prints it as one line)."""
 
 
 @dataclass(frozen=True)

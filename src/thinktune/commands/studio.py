@@ -18,6 +18,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1 on CPU)")
+    p.add_argument("--retries", type=int, default=0, help="queue a failed job again (it resumes) up to N times")
     p.add_argument("--token", help="require this token on API calls (default: $THINKTUNE_TOKEN)")
     p.set_defaults(func=main)
 
@@ -36,7 +37,8 @@ def main(args) -> int:
         raise UserError("--workers must be at least 1")
     import uvicorn
 
-    app = create_studio(StudioSettings(home=Path(args.home), token=token, workers=args.workers))
+    app = create_studio(StudioSettings(home=Path(args.home), token=token, workers=args.workers,
+                                        retries=max(0, args.retries)))
     url = f"http://{args.host}:{args.port}/" + (f"#token={token}" if token else "")
     print(f"thinktune studio on {url}  (home: {Path(args.home).resolve()})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

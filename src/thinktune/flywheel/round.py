@@ -51,6 +51,22 @@ def run(cfg: FlywheelConfig, reporter: Reporter | None = None, *, parent: str | 
     return Run.load(out)
 
 
+def score(cfg: FlywheelConfig, reporter: Reporter | None = None, *, parent: str | Path | None = None) -> Run:
+    """The scoring job alone (`thinktune.jobs` kind `score`): score every trace not yet scored by each of
+    `cfg.scorers`; the scores are appended to the server home's scores.jsonl. Returns the `Run` (counts in
+    `run.metrics`)."""
+    import time
+
+    from thinktune.tasks import load_task
+
+    out = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.home) / "scoring" / f"score-{int(time.time())}"
+    with job_run(out, "score", dataclasses.replace(cfg, output_dir=str(out)), reporter, parent=parent) as writer:
+        reference = load_task(cfg.reference, split=cfg.reference_split, n=cfg.reference_size, seed=cfg.seed,
+                              **cfg.reference_options) if "verifier" in cfg.scorers else []
+        writer.metrics.update(_score(cfg, reference))
+    return Run.load(out)
+
+
 def _round(cfg: FlywheelConfig, out: Path, current: str, writer: RunWriter, reporter: Reporter | None) -> None:
     from thinktune.tasks import load_task
 

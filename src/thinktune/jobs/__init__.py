@@ -55,6 +55,8 @@ JOBS: dict[str, JobKind] = {
                        "reasoning vs non-reasoning fine-tuning, measured"),
     "flywheel": JobKind("flywheel", "thinktune.flywheel.config:FlywheelConfig", "thinktune.flywheel.round:run",
                         "one round of continuous fine-tuning: score, curate, retrain, gate, promote"),
+    "score": JobKind("score", "thinktune.flywheel.config:FlywheelConfig", "thinktune.flywheel.round:score",
+                     "score served traces by the verifier, an LLM judge or feedback"),
 }
 
 

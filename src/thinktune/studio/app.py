@@ -52,7 +52,7 @@ from thinktune.studio.store import TERMINAL, Store
 from thinktune.studio.worker import Worker, log_tail, progress_of
 
 STATIC = Path(__file__).resolve().parent / "static"
-JOB_KINDS = ("sft", "grpo", "eval", "compare")
+JOB_KINDS = ("sft", "grpo", "eval", "compare", "flywheel", "score")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -61,6 +61,7 @@ class StudioSettings:
     home: Path = field(default_factory=lambda: Path("studio"))
     token: str | None = None
     workers: int = 1
+    retries: int = 0
     max_upload_bytes: int = 200_000_000
 
 
@@ -69,7 +70,7 @@ def create_studio(settings: StudioSettings, start_worker: bool = True) -> FastAP
     home = Path(settings.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     store = Store(home / "studio.db")
-    worker = Worker(store, home, workers=settings.workers)
+    worker = Worker(store, home, workers=settings.workers, retries=settings.retries)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -45,8 +45,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class Worker:
     """Starts queued jobs, watches them, records how they ended."""
 
-    def __init__(self, store: Store, home: Path, workers: int = 1, poll_s: float = 0.2) -> None:
+    def __init__(self, store: Store, home: Path, workers: int = 1, poll_s: float = 0.2, retries: int = 0) -> None:
         self.store, self.home, self.workers, self.poll_s = store, Path(home), workers, poll_s
+        self.retries = retries  # a failed job is queued again (resuming) up to this many times
         self.procs: dict[str, subprocess.Popen] = {}
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="thinktune-studio-worker", daemon=True)
@@ -124,6 +125,9 @@ class Worker:
         if job is None:  # deleted while it ran
             return
         status, error = _outcome(job, code, self.home / "logs" / f"{job_id}.log")
+        if status == "failed" and job["attempts"] <= self.retries:
+            self.store.update_job(job_id, status="queued", pid=None, error=f"attempt {job['attempts']} failed: {error}")
+            return
         self.store.update_job(job_id, status=status, ended=time.time(), pid=None, error=error)
 
 

@@ -184,8 +184,12 @@ def _data_routes(app: FastAPI, store: Store, home: Path, settings: StudioSetting
 
     @app.get("/api/datasets/{dataset_id}/preview")
     async def preview(dataset_id: str, job: str = "reasoning", n: int = 5) -> dict:
-        ds = dataset_or_404(dataset_id)
-        return {"rows": await asyncio.to_thread(_preview, Path(ds["path"]), job_type(job), max(1, min(n, 50)))}
+        ds, job = dataset_or_404(dataset_id), job_type(job)
+        try:
+            rows = await asyncio.to_thread(_preview, Path(ds["path"]), job, max(1, min(n, 50)))
+        except Exception as e:  # a row the readers reject among the first ones: say so (as advise does), not 500
+            raise APIError(422, f"dataset_id: cannot read the dataset ({e})", "dataset_id", "unreadable") from None
+        return {"rows": rows}
 
     @app.get("/api/datasets/{dataset_id}/advise")
     async def advise(dataset_id: str) -> dict:
@@ -387,6 +391,25 @@ def _job_control_routes(app: FastAPI, store: Store, worker: Worker) -> None:
         shutil.rmtree(job["run_dir"], ignore_errors=True)
         return {"deleted": job_id}
 
+    @app.get("/api/traces")
+    async def traces(model: str | None = None, scorer: str | None = None, min_score: float | None = None,
+                     max_score: float | None = None, limit: int = 200) -> dict:
+        from thinktune.flywheel.traces import filter_traces, load_traces
+
+        found = filter_traces(load_traces(app.state.home / "serve"), model=model, scorer=scorer, min_score=min_score,
+                              max_score=max_score)
+        rows = [{"id": t.id, "model": t.model, "time": t.time, "question": t.question, "thinking": t.thinking,
+                 "answer": t.answer, "score": t.score(scorer) if scorer else t.best_score(),
+                 "scores": [{k: s[k] for k in ("scorer", "score")} for s in t.scores], "feedback": len(t.feedback)}
+                for t in reversed(found)]
+        return {"total": len(found), "traces": rows[: max(1, min(limit, 2000))]}
+
+    @app.get("/api/flywheel")
+    async def flywheel() -> dict:
+        from thinktune.flywheel.gate import load_registry
+
+        return {"registry": load_registry(app.state.home / "flywheel") or None}
+
     @app.get("/api/models")
     async def models() -> dict:
         trained = [{"id": j["id"], "name": j["name"], "kind": j["kind"], "job": j["config"].get("job", "grpo"),
@@ -408,6 +431,9 @@ async def new_job(body: Any, store: Store, home: Path) -> dict:
         raise APIError(422, "config: a mapping of config keys", "config")
     job_id = "job-" + format(time.time_ns(), "x")[-10:]
     config = {**config, "output_dir": str(home / "runs" / job_id)}
+    if kind in ("flywheel", "score"):  # the studio's own served traces and flywheel folder
+        config.setdefault("traces", str(home / "serve"))
+        config.setdefault("home", str(home / "flywheel"))
     dataset_id, snapshot_id = body.get("dataset_id"), body.get("snapshot_id")
     if snapshot_id is not None:
         snap = store.snapshot(str(snapshot_id))

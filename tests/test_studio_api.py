@@ -159,11 +159,11 @@ def test_served_traces_are_listed_and_a_flywheel_round_runs_on_them(studio, writ
     client, home, _ = studio
     questions = load_task("arithmetic", split="train", n=4, seed=0, ops=1, digits=1)
     write_traces(home / "serve", [(q.question, q.answer if i % 2 else "0", "steps") for i, q in enumerate(questions)])
-    listed = client.get("/api/traces").json()
+    listed = client.get("/api/traces", params={"model": "reasoning"}).json()  # the playground's chats are others
     assert listed["total"] == 4 and all(t["score"] is None for t in listed["traces"])
     job = client.post("/api/jobs", json={"kind": "score", "config": {
         "reference_options": {"ops": 1, "digits": 1}, "reference_size": 100}}).json()
     assert wait_for(client, job["id"], ("succeeded", "failed"))["status"] == "succeeded"
-    scored = client.get("/api/traces", params={"scorer": "verifier", "min_score": 1}).json()
+    scored = client.get("/api/traces", params={"model": "reasoning", "scorer": "verifier", "min_score": 1}).json()
     assert scored["total"] == 2 and all(t["scores"][0]["scorer"] == "verifier" for t in scored["traces"])
     assert client.get("/api/flywheel").json() == {"registry": None}  # no round yet

@@ -1,0 +1,158 @@
+"""Screenshots of `thinktune studio` for the docs: the new-job page, a finished job and the playground.
+
+    python scripts/studio_screenshots.py                 # → docs/studio/{new_job,job,playground}.png
+    python scripts/studio_screenshots.py --out /tmp/shots --steps 20
+
+Starts the studio in-process on a temporary home and a free loopback port, uploads a slice of the built-in
+arithmetic sample, trains a small reasoning job on the tiny model through the REST API, then drives the
+system Chromium (headless, 1280x800) with Playwright. Needs `pip install playwright` (its own browsers are
+not used) and `chromium` or `chromium-browser` on PATH. The tiny model is random: its replies are
+gibberish, shown as the model wrote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARITH = ROOT / "src" / "thinktune" / "resources" / "datasets" / "arith_sample.jsonl"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def start(app) -> tuple[str, object, threading.Thread]:
+    """uvicorn on a thread, on a free loopback port; returns (base URL, server, thread)."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise SystemExit("the studio did not start")
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+def call(base: str, method: str, path: str, body: bytes | dict | None = None) -> dict:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    headers = {"Content-Type": "application/json"} if isinstance(body, dict) else {}
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def train(base: str, steps: int) -> tuple[str, str]:
+    """Upload 60 sample rows and train a reasoning job on `tiny`; returns (dataset id, job id) once it ends."""
+    rows = ARITH.read_text(encoding="utf-8").splitlines()[:60]
+    ds = call(base, "POST", "/api/datasets?filename=arith.jsonl", ("\n".join(rows) + "\n").encode())
+    config = {"job": "reasoning", "model": "tiny", "max_steps": steps, "batch_size": 2, "limit": 40,
+              "learning_rate": 0.01, "lora": {"enabled": True}}
+    job = call(base, "POST", "/api/jobs", {"kind": "sft", "config": config, "dataset_id": ds["id"],
+                                          "name": "arith reasoning (tiny)"})
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        job = call(base, "GET", f"/api/jobs/{job['id']}")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.5)
+    if job["status"] != "succeeded":
+        raise SystemExit(f"the job ended {job['status']}: {job.get('error')}")
+    return ds["id"], job["id"]
+
+
+def shoot(base: str, dataset_id: str, job_id: str, out: Path, chromium: str) -> list[Path]:
+    from playwright.sync_api import expect, sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        # the new-job page: reasoning chosen, the tiny model and the dataset picked, its advice shown
+        page.goto(base + "/#/new")
+        page.click("[data-testid=job-type-reasoning]")
+        page.check("[data-testid=model-tiny]")
+        page.select_option("[data-testid=dataset-select]", dataset_id)
+        expect(page.locator("[data-testid=nj-validation] [data-testid=validation-report]")).to_have_attribute("data-ok", "true")
+        expect(page.locator("[data-testid=advice-recommendation]")).to_be_visible()
+        page.evaluate("window.scrollTo(0, 0)")
+        paths.append(out / "new_job.png")
+        page.screenshot(path=str(paths[-1]))
+
+        # a finished job with its loss chart
+        page.goto(base + f"/#/jobs/{job_id}")
+        expect(page.locator("[data-testid=job-status]")).to_have_text("succeeded")
+        expect(page.locator("[data-testid=chart-loss] svg polyline").first).to_be_visible()
+        page.wait_for_timeout(600)  # the progress bar's glide
+        paths.append(out / "job.png")
+        page.screenshot(path=str(paths[-1]))
+
+        # the playground, side by side: the trained model thinking (collapsed), the base model asked directly;
+        # both are loaded first, so that the latencies shown are the replies' own, not the loading
+        for model in (job_id, "tiny"):
+            call(base, "POST", "/serve/v1/chat/completions", {"model": model, "max_tokens": 2,
+                                                              "messages": [{"role": "user", "content": "hi"}]})
+        page.goto(base + f"/#/playground?model={job_id}")
+        page.check("[data-testid=pg-mode-side]")
+        page.select_option("[data-testid=pg-model-b]", "tiny")
+        page.uncheck("[data-testid=pg-think-b]")
+        page.fill("[data-testid=pg-budget]", "24")
+        page.fill("[data-testid=pg-max-tokens]", "64")
+        page.fill("[data-testid=pg-prompt]", "Hugo has 9 boxes with 8 shells in each box, and 19 more shells. How many shells?")
+        page.click("[data-testid=pg-send]")
+        for i in range(2):
+            expect(page.locator("[data-testid=reply]").nth(i)).to_have_attribute("data-state", "done", timeout=180_000)
+        page.evaluate("window.scrollTo(0, 0)")
+        paths.append(out / "playground.png")
+        page.screenshot(path=str(paths[-1]))
+        browser.close()
+    if errors:
+        raise SystemExit(f"JavaScript errors on the page: {errors}")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "studio", help="folder for the PNGs")
+    ap.add_argument("--home", type=Path, default=None, help="studio home (default: a temporary folder)")
+    ap.add_argument("--steps", type=int, default=16, help="training steps of the job shown")
+    args = ap.parse_args(argv)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("no system Chromium (`chromium` or `chromium-browser`) on PATH", file=sys.stderr)
+        return 2
+    from thinktune.studio import StudioSettings, create_studio
+
+    with tempfile.TemporaryDirectory(prefix="studio-shots-") as tmp:
+        app = create_studio(StudioSettings(home=args.home or Path(tmp)))
+        base, server, thread = start(app)
+        try:
+            dataset_id, job_id = train(base, args.steps)
+            for path in shoot(base, dataset_id, job_id, args.out, chromium):
+                print(path)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            for model in list(dict.values(app.state.served)):
+                model.batcher.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

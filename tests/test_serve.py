@@ -330,3 +330,44 @@ def test_a_template_that_opens_think_starts_the_reply_in_the_thinking(tokenizer)
         assert opened and row.thinking_tokens == 2 and row.forced  # counted as thinking from the first token
     finally:
         lm.batcher.close()
+
+
+def test_one_bad_request_fails_alone_and_strategies_stay_within_the_limits(served, client):
+    base, _, models = served
+    url = base + "/v1/chat/completions"
+    with cf.ThreadPoolExecutor(2) as pool:  # a long request decodes while a bad one arrives
+        long = pool.submit(client.chat.completions.create, model="tiny", messages=ASK, max_tokens=48, temperature=0)
+        time.sleep(0.3)
+        bad = httpx.post(url, json={"model": "tiny", "messages": ASK, "max_tokens": 2, "seed": 2**64})
+        assert long.result().usage.completion_tokens > 0  # the innocent request finished
+    _error(bad, 400, "seed")
+    big = {"model": "tiny", "messages": ASK, "max_tokens": 2, "strategy": "self_consistency"}
+    _error(httpx.post(url, json={**big, "strategy_options": {"n": 40}}), 400, "strategy_options.n")
+    _error(httpx.post(url, json={**big, "strategy_options": {"max_new_tokens": 100}}), 400,
+           "strategy_options.max_new_tokens")
+    _error(httpx.post(url, json={**big, "strategy_options": {"n": "x"}}), 400, "strategy_options.n")
+    _error(httpx.post(url, json={**big, "n": 2}), 400, "n")
+    _error(httpx.post(url, json={"model": "auto", "messages": ASK, "n": 2}), 400, "n")
+
+
+def test_a_non_streaming_client_that_hangs_up_frees_its_rows(tmp_path, tokenizer):
+    from thinktune.inference.engines.hf import HFEngine
+    from thinktune.models import tiny_model
+    from thinktune.serve import ServerSettings, ServerThread, create_app
+    from thinktune.serve.batcher import Batcher
+    from thinktune.serve.models import LocalModel
+
+    model, tok = tiny_model(tokenizer, seed=0)
+    lm = LocalModel("tiny", "tiny", True, Batcher(HFEngine(model, tok)))
+    server = ServerThread(create_app({"tiny": lm}, ServerSettings(home=tmp_path, max_tokens=5000)))
+    try:
+        body = {"model": "tiny", "messages": ASK, "max_tokens": 4000, "n": 4}
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(server.url + "/v1/chat/completions", json=body, timeout=1.0)
+        deadline = time.time() + 20
+        while any(lm.batcher.load().values()) and time.time() < deadline:
+            time.sleep(0.1)
+        assert lm.batcher.load() == {"running_rows": 0, "waiting_requests": 0}
+    finally:
+        server.stop()
+        lm.batcher.close()

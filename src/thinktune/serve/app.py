@@ -88,8 +88,9 @@ def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, e: APIError) -> JSONResponse:
-        if request.url.path.endswith("/chat/completions"):
-            metrics.request(getattr(request.state, "model", "-"), e.status)
+        if request.url.path.endswith("/chat/completions"):  # a served name, or "-": no label per unknown name
+            name = getattr(request.state, "model", "-")
+            metrics.request(name if name in models else "-", e.status)
         return JSONResponse(error_body(e.message, e.kind, e.param, e.code), status_code=e.status, headers=e.headers)
 
     @app.exception_handler(Exception)
@@ -164,11 +165,12 @@ async def answer(request: Request, models: dict[str, Any], settings: ServerSetti
         raise validation_error(e) from None
     request.state.model = req.model
     check_limits(req, settings)
-    model = models.get(req.model)
+    # a studio loads a trained model on first use: off the event loop, so other requests go on meanwhile
+    model = await asyncio.to_thread(models.get, req.model)
     if model is None:
         raise APIError(404, f"model {req.model!r} is not served here; available: {', '.join(models)}", "model",
                        "model_not_found")
-    job = Completion(req, model, settings, store, metrics)
+    job = Completion(req, model, settings, store, metrics, request)
     if req.strategy:
         return await job.with_strategy()
     if isinstance(model, RouterModel):
@@ -213,8 +215,9 @@ def check_limits(req: ChatCompletionRequest, settings: ServerSettings) -> None:
     if cap is not None and cap > settings.max_tokens:
         which = "max_completion_tokens" if req.max_completion_tokens else "max_tokens"
         raise APIError(400, f"{which}: at most {settings.max_tokens}, got {cap}", which)
-    if req.strategy and req.stream and req.n > 1:
-        raise APIError(400, "n: a strategy returns one choice; drop n or the strategy", "n")
+    if req.strategy and req.n > 1:
+        raise APIError(400, "n: a strategy returns one choice; drop n or the strategy (its samples: "
+                            "strategy_options.n)", "n")
     if not any(m.role == "user" for m in req.messages):
         raise APIError(400, "messages: at least one user message is needed", "messages")
 
@@ -224,8 +227,9 @@ class Completion:
     """One chat-completion request being answered (one method per kind of model)."""
 
     def __init__(self, req: ChatCompletionRequest, model: Any, settings: ServerSettings, store: TraceStore | None,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, request: Request | None = None) -> None:
         self.req, self.model, self.settings, self.store, self.metrics = req, model, settings, store, metrics
+        self.request = request
         self.id = "chatcmpl-" + uuid.uuid4().hex[:24]
         self.created = int(time.time())
         self.t0 = time.perf_counter()
@@ -245,12 +249,27 @@ class Completion:
         handle, opened, prompt_tokens = self._submit(model, thinking, self.req.n, self.temperature)
         if self.req.stream:
             return self._stream(handle, opened, prompt_tokens, model.name)
+        rows = await self._results(handle)
+        return self._respond(rows, opened, prompt_tokens, model.name, model.tokenizer)
+
+    async def _results(self, handle: Any) -> list[RowResult]:
+        """The rows' results; a client that hangs up first frees its rows (uvicorn does not cancel a
+        non-streaming handler when its client goes away, so the disconnect is watched for here)."""
+        results = asyncio.ensure_future(handle.aresults())
+        gone = asyncio.ensure_future(_disconnected(self.request)) if self.request is not None else None
         try:
-            rows = await handle.aresults()
+            done, _ = await asyncio.wait([results, *([gone] if gone else [])], return_when=asyncio.FIRST_COMPLETED)
+            if results not in done:
+                handle.cancel()
+                raise APIError(499, "the client closed the request", None, "client_closed")
+            return results.result()
         except asyncio.CancelledError:
             handle.cancel()
             raise
-        return self._respond(rows, opened, prompt_tokens, model.name, model.tokenizer)
+        finally:
+            for task in (results, gone):
+                if task is not None and not task.done():
+                    task.cancel()
 
     def _submit(self, model: LocalModel, thinking: bool, n: int, temperature: float) -> tuple:
         try:
@@ -407,10 +426,14 @@ class Completion:
             raise APIError(400, f"strategy: {e}", "strategy", "invalid_strategy") from None
         if self.req.temperature is not None and "temperature" in {f.name for f in dataclasses.fields(strategy)}:
             strategy = dataclasses.replace(strategy, temperature=self.req.temperature)
+        _check_strategy(strategy, self.settings)
         user = next(m["content"] for m in reversed(self.messages) if m["role"] == "user")
         problem = Problem(messages=model.messages(self.messages, thinking), question=user, reasoning=thinking)
         seed = self.req.seed if self.req.seed is not None else 0
-        outcome = (await asyncio.to_thread(strategy.run, model.engine(), [problem], seed=seed))[0]
+        try:
+            outcome = (await asyncio.to_thread(strategy.run, model.engine(), [problem], seed=seed))[0]
+        except (ValueError, TypeError) as e:  # an option the strategy rejects when it builds its sampling
+            raise APIError(400, f"strategy_options: {e}", "strategy_options", "invalid_strategy") from None
         if not outcome.completions:
             raise APIError(500, "the strategy produced no completion", None, "no_completion", "server_error")
         chosen = outcome.chosen if outcome.chosen is not None else _first_with(outcome)
@@ -430,8 +453,10 @@ class Completion:
         from thinktune.inference.voting import read_answer
 
         router: RouterModel = self.model
+        if self.req.n > 1:
+            raise APIError(400, "n: the router answers with one choice", "n")
         handle, _, prompt_tokens = self._submit(router.fast, False, router.samples, 1.0)
-        samples = await handle.aresults()
+        samples = await self._results(handle)
         answers = [read_answer(r.text, reasoning=False).lenient for r in samples]
         share, idx = agreement(answers)
         hard = at_least(1.0 - share, router.threshold)
@@ -452,7 +477,7 @@ class Completion:
         handle, opened, prompt_tokens = self._submit(router.slow, thinking, self.req.n, self.temperature)
         if self.req.stream:
             return self._stream(handle, opened, prompt_tokens, router.slow.name)
-        rows = await handle.aresults()
+        rows = await self._results(handle)
         return self._respond(rows, opened, prompt_tokens, router.slow.name, router.slow.tokenizer,
                              extra_tokens=sample_tokens)
 
@@ -475,8 +500,34 @@ class Completion:
         return self._replay(rows, False, 0, model.name)
 
 
+def _check_strategy(strategy: Any, settings: ServerSettings) -> None:
+    """A strategy's own sample count and token budget stay within the server's limits (400 naming them)."""
+    fields = {f.name: getattr(strategy, f.name) for f in dataclasses.fields(strategy)}
+    for key, limit in (("n", settings.max_n), ("beam_width", settings.max_n), ("max_new_tokens", settings.max_tokens)):
+        value = fields.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise APIError(400, f"strategy_options.{key}: an integer from 1 to {limit}, got {value!r}",
+                           f"strategy_options.{key}", "invalid_strategy")
+    for key in ("temperature", "top_p"):
+        value = fields.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
+                                  or key == "top_p" and not 0 < value <= 1):
+            raise APIError(400, f"strategy_options.{key}: out of range ({value!r})", f"strategy_options.{key}",
+                           "invalid_strategy")
+
+
 def _finish(reason: str) -> str:
     return {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "stop"}.get(reason, reason)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has hung up (the body is read already, so the next message says so)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def _first_with(outcome: Any) -> int:

@@ -239,8 +239,15 @@ class Batcher:
                     for handle in admit:
                         if handle.cancelled.is_set():
                             self._finish_cancelled(handle)
-                        else:
-                            self._join(handle)
+                            continue
+                        try:
+                            prepared = self._prepare(handle)
+                        except Exception as e:  # this request's own failure (its prefill): only it is told
+                            log.warning("request failed before joining the batch: %s", e)
+                            handle.put(("error", f"{type(e).__name__}: {e}"))
+                            continue
+                        self._join(handle, *prepared)
+                    admit = []
                     self._drop([r for r in self.rows if r.handle.cancelled.is_set()], "cancelled")
                     if self.rows:
                         self._step()
@@ -268,12 +275,16 @@ class Batcher:
         for i in range(handle.request.n):
             handle.put(("done", i, RowResult("", 0, "cancelled", 0.0, [], 0, False, 0.0, None)))
 
-    def _join(self, handle: Handle) -> None:
-        """Prefill the request's prompt and add its n rows to the batch, right-aligned with the others."""
+    def _prepare(self, handle: Handle) -> tuple[Any, Any]:
+        """The request's prefill (keys, values, last logits): done before the batch is touched, so a request
+        that fails here fails alone."""
+        return self.engine._prefill(list(handle.request.prompt_ids))
+
+    def _join(self, handle: Handle, kv: Any, logits: Any) -> None:
+        """Add the request's n rows (prefilled) to the batch, right-aligned with the others."""
         import torch
 
         req = handle.request
-        kv, logits = self.engine._prefill(list(req.prompt_ids))
         n_new, length = req.n, len(req.prompt_ids)
         params = SamplingParams(n=1, max_new_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p,
                                 top_k=req.top_k, stop=tuple(s for s in req.stop if s), seed=req.seed)
@@ -281,7 +292,7 @@ class Batcher:
         new_rows = []
         for i in range(n_new):
             gen = torch.Generator(device="cpu")
-            gen.manual_seed(base_seed + i)
+            gen.manual_seed((base_seed + i) % 2**63)  # any 64-bit seed, n rows apart
             new_rows.append(_Row(handle, i, gen, params, length, thinking=req.starts_thinking))
         device = self.engine.model.device
         if not self.rows:
@@ -325,6 +336,7 @@ class Batcher:
         now = time.perf_counter()
         next_tokens, finished = [], []
         for b, row in enumerate(self.rows):
+            self._maybe_force(row)  # a budget already spent (0, or reached last step) closes before this token
             forced = bool(row.forced)
             if forced:  # budget forcing: the closing tokens count as answer, not as thinking
                 tok = row.forced.pop(0)
@@ -386,12 +398,15 @@ class Batcher:
             return "stop"
         if len(row.tokens) >= row.params.max_new_tokens:
             return "length"
+        return None
+
+    def _maybe_force(self, row: _Row) -> None:
+        """Budget forcing: once the thinking used its budget, the next tokens close it and open the answer."""
         budget = row.handle.request.thinking_budget
         if row.thinking and budget is not None and row.thinking_tokens >= budget and not row.forced \
                 and not row.was_forced:
             row.forced = list(self.close_ids)
             row.was_forced = True
-        return None
 
     def _complete(self, row: _Row, reason: str) -> None:
         text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)

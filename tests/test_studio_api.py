@@ -167,3 +167,37 @@ def test_served_traces_are_listed_and_a_flywheel_round_runs_on_them(studio, writ
     scored = client.get("/api/traces", params={"model": "reasoning", "scorer": "verifier", "min_score": 1}).json()
     assert scored["total"] == 2 and all(t["scores"][0]["scorer"] == "verifier" for t in scored["traces"])
     assert client.get("/api/flywheel").json() == {"registry": None}  # no round yet
+
+
+def test_cross_site_requests_and_paths_outside_the_home_are_refused(studio):
+    client, home, _ = studio
+    evil = {"Origin": "http://evil.example", "content-type": "text/plain"}
+    body = json.dumps({"kind": "sft", "config": {"model": "tiny"}})
+    error(client.post("/api/jobs", content=body, headers=evil), 403, None)
+    error(client.post("/api/datasets", content=b"{}", headers={"Sec-Fetch-Site": "cross-site"}), 403, None)
+    error(client.post("/api/jobs", json={"kind": "sft", "config": {"model": "tiny", "data": "/etc/hostname"}}),
+          422, "config.data")
+    error(client.post("/api/jobs", json={"kind": "flywheel", "config": {"model": "tiny", "home": "/tmp/elsewhere"}}),
+          422, "config.home")
+    error(client.post("/api/jobs", json={"kind": "score", "config": {"traces": str(home / ".." / "x")}}),
+          422, "config.traces")
+    same = client.post("/api/jobs", json={"kind": "eval", "config": {"model": "tiny", "task": "arithmetic",
+                                                                      "limit": 1, "max_new_tokens": 2}},
+                       headers={"Origin": "http://testserver"})
+    assert same.status_code == 201  # the studio's own page
+    client.post(f"/api/jobs/{same.json()['id']}/cancel")
+
+
+def test_a_cancel_never_overwrites_a_job_that_moved_on(tmp_path):
+    from thinktune.studio.store import Store
+    from thinktune.studio.worker import Worker
+
+    store = Store(tmp_path / "studio.db")
+    worker = Worker(store, tmp_path)
+    job = store.add_job("sft", "x", {}, str(tmp_path / "run"))
+    store.claim_next()  # the worker took it between the user's click and the cancel
+    store.update_job(job["id"], status="succeeded")  # and it even finished
+    assert worker.cancel(job["id"])["status"] == "succeeded"
+    queued = store.add_job("sft", "y", {}, str(tmp_path / "run2"))
+    assert worker.cancel(queued["id"])["status"] == "cancelled"
+    assert store.claim_next() is None  # a cancelled job is never started

@@ -33,6 +33,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,23 +229,34 @@ def request_cancel(folder: str | Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- locking
 def _take_lock(folder: Path) -> None:
+    """Take `RUN/run.lock` atomically: the pid is written to a temporary file first, then hard-linked to the
+    lock's name (a link fails when the name exists), so no reader ever sees a lock without its holder."""
     path = folder / LOCK
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _lock_holder(path)
-            if holder is not None and pid_alive(holder) and holder != os.getpid():
-                raise UserError(f"{folder}: a run is already writing here (process {holder}); wait for it, cancel it "
-                                f"(`thinktune runs cancel {folder}`) or choose another output folder") from None
-            if holder == os.getpid():
-                raise UserError(f"{folder}: this process is already running a job here") from None
-            path.unlink(missing_ok=True)  # a stale lock: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        return
-    raise UserError(f"{folder}: could not take the run lock {path}")
+    tmp = folder / f".run.lock.{os.getpid()}.{time.monotonic_ns()}"
+    tmp.write_text(str(os.getpid()))
+    try:
+        for _ in range(3):
+            try:
+                os.link(tmp, path)
+                return
+            except FileExistsError:
+                holder = _lock_holder(path)
+                if holder == os.getpid():
+                    raise UserError(f"{folder}: this process is already running a job here") from None
+                if holder is None or pid_alive(holder):
+                    # a live holder, or a lock being written by a process that crashed mid-way: refuse
+                    raise UserError(f"{folder}: a run is already writing here (process {holder}); wait for it, "
+                                    f"cancel it (`thinktune runs cancel {folder}`) or choose another output "
+                                    "folder") from None
+                stale = folder / f".run.lock.stale.{holder}.{time.monotonic_ns()}"
+                try:
+                    os.rename(path, stale)  # one process wins the stale lock; the others retry the link
+                    stale.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass
+        raise UserError(f"{folder}: could not take the run lock {path}")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _release_lock(folder: Path) -> None:

@@ -36,7 +36,7 @@ class Curated:
 
 def curate(traces: Sequence[Trace], *, threshold: float, scorer: str | None = None,
            existing: Sequence[Example] = (), held_out: Sequence[Example] = (),
-           teacher: Callable[[Trace], Example | None] | None = None) -> Curated:
+           teacher: Callable[[Trace], Example | None] | None = None, job: str = "reasoning") -> Curated:
     """Apply the rules of the module docstring.
 
     Args:
@@ -45,7 +45,10 @@ def curate(traces: Sequence[Trace], *, threshold: float, scorer: str | None = No
         scorer: whose score counts.
         existing: the current training data (no duplicate of it is added).
         held_out: the gate's questions: none may enter the result.
-        teacher: for a trace below the threshold, a verified replacement example (or None).
+        teacher: for a trace below the threshold (or, for a reasoning job, one without thinking), a verified
+            replacement example (or None).
+        job: the job the data trains: `reasoning` keeps only rows with thinking (a direct answer goes to the
+            teacher, or is dropped as `no_reasoning`).
     """
     existing_keys = {question_key(ex) for ex in existing}
     held_keys = {question_key(ex) for ex in held_out}
@@ -64,7 +67,8 @@ def curate(traces: Sequence[Trace], *, threshold: float, scorer: str | None = No
             drop("duplicate", t)
             continue
         score = t.score(scorer) if scorer else t.best_score()
-        if score is not None and score >= threshold and t.answer:
+        usable = bool(t.answer) and (job != "reasoning" or bool(t.thinking))
+        if score is not None and score >= threshold and usable:
             seen.add(key)
             out.examples.append(Example(t.question, t.answer, reasoning=t.thinking or None,
                                         meta={"id": t.id, "source": f"trace:{t.id}", "score": score}))
@@ -72,7 +76,10 @@ def curate(traces: Sequence[Trace], *, threshold: float, scorer: str | None = No
             continue
         fixed = teacher(t) if teacher is not None else None
         if fixed is None:
-            drop("below_threshold" if score is not None else "unscored", t)
+            if score is not None and score >= threshold:
+                drop("no_reasoning", t)
+            else:
+                drop("below_threshold" if score is not None else "unscored", t)
             continue
         seen.add(key)
         fixed.meta = {**fixed.meta, "id": t.id, "source": f"trace:{t.id}", "rewritten_by": "teacher"}

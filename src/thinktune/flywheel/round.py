@@ -169,7 +169,7 @@ def _curate(cfg: FlywheelConfig, reference: list, held_out: list, folder: Path, 
         teacher = model_teacher(cfg.teacher, reference)
     scorer = cfg.scorers[0] if len(cfg.scorers) == 1 else None
     curated = curate(traces, threshold=cfg.threshold, scorer=scorer, existing=existing, held_out=held_out,
-                     teacher=teacher)
+                     teacher=teacher, job=cfg.sft.get("job", "reasoning"))
     snap = save_version(curated, existing, folder / "snapshots", {
         "round": number, "traces": cfg.traces, "scorers": cfg.scorers, "threshold": cfg.threshold,
         "teacher": cfg.teacher, "existing_data": cfg.existing_data})

@@ -97,6 +97,11 @@ def create_studio(settings: StudioSettings, start_worker: bool = True) -> FastAP
     @app.middleware("http")
     async def _auth(request: Request, call_next):
         path = request.url.path
+        if request.method not in ("GET", "HEAD", "OPTIONS") and _cross_site(request):
+            # another web page driving the local studio (a form or fetch from a foreign origin): refused
+            body = error_body("cross-site requests are refused (the Origin is not this studio)",
+                              "permission_error", None, "cross_site")
+            return JSONResponse(body, status_code=403)
         if settings.token and (path.startswith(("/api/", "/serve/")) or path in ("/docs", "/openapi.json")):
             given = request.headers.get("x-thinktune-token") or ""
             bearer = request.headers.get("authorization", "")
@@ -114,6 +119,18 @@ def create_studio(settings: StudioSettings, start_worker: bool = True) -> FastAP
     _job_control_routes(app, store, worker)
     _serve_mount(app, store)
     return app
+
+
+def _cross_site(request: Request) -> bool:
+    """True for a state-changing request a browser sent from another origin than the studio's own."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    from urllib.parse import urlsplit
+
+    return urlsplit(origin).netloc != request.headers.get("host", "")
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -259,6 +276,17 @@ def _split_settings(body: Any) -> tuple[float, int]:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise APIError(422, "seed: an integer", "seed")
     return float(val_fraction), seed
+
+
+def _studio_path(value: Any, home: Path, param: str) -> None:
+    """A path a job writes to or trains on must be under the studio home (`builtin:`/`hf:` data is fine)."""
+    if not isinstance(value, str) or value.startswith(("builtin:", "hf:", "snapshot:")):
+        return
+    path = Path(value.removeprefix("jsonl:")).expanduser()
+    resolved = path.resolve() if path.is_absolute() else (Path.cwd() / path).resolve()
+    if resolved != home and home not in resolved.parents:
+        raise APIError(422, f"{param}: {value!r} is outside the studio home; upload the data (or use the "
+                            "studio's own folders)", param, "outside_home")
 
 
 def _found(row: dict | None, what: str, key: str) -> dict:
@@ -434,6 +462,8 @@ async def new_job(body: Any, store: Store, home: Path) -> dict:
     if kind in ("flywheel", "score"):  # the studio's own served traces and flywheel folder
         config.setdefault("traces", str(home / "serve"))
         config.setdefault("home", str(home / "flywheel"))
+    for key in ("home", "traces", "data", "existing_data"):  # what a job writes to, or trains on: the studio's
+        _studio_path(config.get(key), home, f"config.{key}")
     dataset_id, snapshot_id = body.get("dataset_id"), body.get("snapshot_id")
     if snapshot_id is not None:
         snap = store.snapshot(str(snapshot_id))

@@ -44,6 +44,17 @@ class StoreReporter(Reporter):
             del events[:-20]
             self._write(force=True)
 
+    def cancel_requested(self) -> bool:
+        """Also true when the store says the job is being cancelled (a cancel sent while this process started)."""
+        if super().cancel_requested():
+            return True
+        now = time.monotonic()
+        if now - getattr(self, "_checked", 0.0) >= self.every_s:
+            self._checked = now
+            job = self.store.job(self.job_id)
+            self._store_cancel = job is None or job["status"] in ("cancelling", "cancelled")
+        return getattr(self, "_store_cancel", False)
+
     def _write(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.last >= self.every_s:
@@ -68,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if job is None:
         print(f"thinktune studio: no job {args.job}", file=sys.stderr)
         return 1
+    if job["status"] in ("cancelling", "cancelled"):  # cancelled before this process got going
+        print(f"{job['kind']} {args.job}: cancelled before it started", flush=True)
+        return 3
     try:
         cfg = from_dict(get_job(job["kind"]).config_class(), job["config"], f"job {args.job}")
         run = run_job(job["kind"], cfg, StoreReporter(store, args.job), parent=job["parent"])

@@ -154,6 +154,15 @@ class Store:
         sets = ", ".join(f"{k} = :{k}" for k in fields)
         self.connect().execute(f"UPDATE jobs SET {sets} WHERE id = :id", {**fields, "id": job_id})
 
+    def transition(self, job_id: str, from_status: str, **fields: Any) -> bool:
+        """Update a job only if its status is still `from_status` (compare-and-set); True when it was."""
+        if "progress" in fields and not isinstance(fields["progress"], (str, type(None))):
+            fields["progress"] = json.dumps(fields["progress"])
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        cur = self.connect().execute(f"UPDATE jobs SET {sets} WHERE id = :id AND status = :from_status",
+                                     {**fields, "id": job_id, "from_status": from_status})
+        return cur.rowcount == 1
+
     def claim_next(self) -> dict | None:
         """Mark the oldest queued job `running` and return it (one transaction: no job is taken twice)."""
         conn = self.connect()

@@ -78,13 +78,13 @@ class Worker:
 
     def cancel(self, job_id: str) -> dict:
         """Ask a job to stop: a queued one is cancelled at once, a running one at its next step."""
-        job = self.store.job(job_id)
-        if job["status"] == "queued":
-            self.store.update_job(job_id, status="cancelled", ended=time.time())
-        elif job["status"] == "running":
-            self.store.update_job(job_id, status="cancelling")
-            Path(job["run_dir"]).mkdir(parents=True, exist_ok=True)
-            request_cancel(job["run_dir"])
+        # compare-and-set: a job that the worker claims (or that finishes) meanwhile is not overwritten
+        if not self.store.transition(job_id, "queued", status="cancelled", ended=time.time()):
+            job = self.store.job(job_id)
+            if job["status"] in ("running", "cancelling"):
+                Path(job["run_dir"]).mkdir(parents=True, exist_ok=True)
+                request_cancel(job["run_dir"])  # before the status: the child looks at either
+                self.store.transition(job_id, "running", status="cancelling")
         return self.store.job(job_id)
 
     def _loop(self) -> None:
@@ -125,6 +125,8 @@ class Worker:
         if job is None:  # deleted while it ran
             return
         status, error = _outcome(job, code, self.home / "logs" / f"{job_id}.log")
+        if status == "succeeded" and job["status"] == "cancelling":
+            error = "the cancel arrived after the last step: the job finished"
         if status == "failed" and job["attempts"] <= self.retries:
             self.store.update_job(job_id, status="queued", pid=None, error=f"attempt {job['attempts']} failed: {error}")
             return

@@ -1,6 +1,7 @@
 /* thinktune studio: the web UI (plain JavaScript, no build step, no network beyond the studio itself).
  *
- * One page, hash routes: #/new, #/jobs, #/jobs/ID, #/datasets, #/datasets/ID, #/compare, #/playground.
+ * One page, hash routes: #/new, #/jobs, #/jobs/ID, #/datasets, #/datasets/ID, #/compare, #/playground,
+ * #/flywheel.
  * Every call goes to the studio's REST API (api/...) or its OpenAI-compatible endpoints (serve/v1/...),
  * with the token from the URL fragment (#token=...) kept in sessionStorage and sent as X-Thinktune-Token.
  * Live job updates poll GET api/jobs/ID every second (EventSource cannot send the token header).
@@ -295,6 +296,7 @@
     [/^\/datasets\/([\w.-]+)$/, pageDatasets, 'datasets'],
     [/^\/compare$/, pageCompare, 'compare'],
     [/^\/playground$/, pagePlayground, 'playground'],
+    [/^\/flywheel$/, pageFlywheel, 'flywheel'],
   ];
 
   function route() {
@@ -1267,6 +1269,348 @@
       fill(listBox, jobsTable(jobs, { testid: 'compare-table', empty: 'No comparisons yet. ' }));
       return jobs.some((j) => ACTIVE.includes(j.status));
     });
+  }
+
+  // ============================================================================== page: flywheel
+  // Short help texts of the flywheel round's fields (thinktune.flywheel.config.FlywheelConfig).
+  const FW_HELP = {
+    trace_model: 'Only the traces this served model answered (trace_model); empty: every model.',
+    scorer: 'Whose score the table shows and filters by; “newest” is the newest of any scorer.',
+    reference: 'Where the gold answers come from for the verifier and the teacher: a task (arithmetic, countdown, ' +
+      'gsm8k, jsonl:PATH); questions are matched by their text (reference).',
+    reference_options: 'The reference task\'s options, as JSON, e.g. {"ops": 1, "digits": 1} (reference_options).',
+    reference_size: 'Reference questions to load (reference_size); no more than the task can draw.',
+    model: 'The model served before the first round, version v0 (model); later rounds start from the current version.',
+    held_out: 'The gate\'s fixed held-out task; none of its questions may enter training (held_out).',
+    held_out_options: 'The held-out task\'s options, as JSON (held_out_options).',
+    held_out_size: 'Held-out questions both models answer at the gate (held_out_size).',
+    threshold: 'Keep traces scoring at least this, from 0 to 1 (threshold).',
+    teacher: 'Traces below the threshold: dropped, or rewritten from the reference\'s gold solution (teacher).',
+    max_steps: 'Optimizer steps of the retraining SFT job (sft.max_steps).',
+    batch_size: 'Rows per step of the retraining (sft.batch_size).',
+    learning_rate: 'Peak learning rate of the retraining, a full fine-tune (sft.learning_rate).',
+    margin: 'Promote only when the new model gains at least this accuracy, e.g. 0.02 (margin).',
+    alpha: '…and only when the one-sided paired McNemar test gives p < alpha (alpha); empty: the margin alone.',
+  };
+  const fw = {
+    model: '', scorer: '', min: '', max: '', reference: 'arithmetic', reference_options: '{}', reference_size: '2000',
+    base: '', held_out: 'arithmetic', held_out_options: '{}', held_out_size: '100', threshold: '1', teacher: '',
+    max_steps: '20', batch_size: '8', learning_rate: '5e-5', margin: '0', alpha: '0.05',
+  };
+  const pct = (v) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : '–');
+
+  async function pageFlywheel(view, ctx) {
+    document.title = 'Flywheel · thinktune studio';
+    const [models, flywheel] = await Promise.all([api.get('api/models'), api.get('api/flywheel')]);
+    if (!ctx.alive()) return;
+    let registry = flywheel.registry;
+
+    /** An input or select bound to `fw[key]`. */
+    const bound = (key, tag, attrs, ...children) => {
+      const el = h(tag, Object.assign({ id: `fw-${key}`, 'data-testid': `fw-${key}` }, attrs), ...children);
+      el.value = fw[key];
+      el.addEventListener(tag === 'select' ? 'change' : 'input', () => { fw[key] = el.value; });
+      return el;
+    };
+    const text = (key, attrs) => bound(key, 'input', Object.assign({ type: 'text', spellcheck: 'false' }, attrs));
+    const num = (key, attrs) => bound(key, 'input', Object.assign({ type: 'number' }, attrs));
+
+    // ---- 1. traces
+    const seen = h('datalist', { id: 'fw-seen-models' });
+    const modelFilter = text('model', { list: 'fw-seen-models', placeholder: 'all models' });
+    const scorer = bound('scorer', 'select', {}, h('option', { value: '' }, 'newest of any'),
+      ['verifier', 'judge', 'feedback'].map((s) => h('option', { value: s }, s)));
+    const minScore = num('min', { min: 0, max: 1, step: 0.1, placeholder: 'any' });
+    const maxScore = num('max', { min: 0, max: 1, step: 0.1, placeholder: 'any' });
+    const count = h('p', { class: 'muted small', 'data-testid': 'traces-count', 'aria-live': 'polite' });
+    const tracesBox = h('div', { 'data-testid': 'traces' }, h('p', { class: 'muted' }, 'Loading…'));
+    const filters = h('form', { class: 'filters', 'aria-label': 'Filter the traces' },
+      field('Served model', modelFilter, null), field('Scorer', scorer, null),
+      field('Min score', minScore, null), field('Max score', maxScore, null),
+      h('div', { class: 'field end' }, h('button', { type: 'submit', 'data-testid': 'traces-reload' }, 'Apply / reload')));
+    filters.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      loadTraces();
+    });
+    scorer.addEventListener('change', loadTraces);
+    add(view, h('h1', {}, 'Flywheel'),
+      h('p', { class: 'lead' }, 'Continuous fine-tuning from what the studio\'s served models answered: score the traces, ' +
+        'keep the good ones, retrain, and serve the new model only when it beats the old one on held-out questions.'),
+      section(1, 'Served traces', filters, h('small', { class: 'help' }, `Served model: ${FW_HELP.trace_model} Scorer: ${FW_HELP.scorer}`),
+        seen, count, tracesBox));
+
+    let traceSeq = 0;
+    async function loadTraces() {
+      const seq = ++traceSeq;
+      const q = new URLSearchParams({ limit: '200' });
+      if (fw.model.trim()) q.set('model', fw.model.trim());
+      if (fw.scorer) q.set('scorer', fw.scorer);
+      if (fw.min !== '') q.set('min_score', fw.min);
+      if (fw.max !== '') q.set('max_score', fw.max);
+      const filtered = [...q.keys()].length > 1;
+      try {
+        const { total, traces } = await api.get(`api/traces?${q}`);
+        if (seq !== traceSeq || !ctx.alive()) return;
+        for (const t of traces) {
+          if (t.model && ![...seen.options].some((o) => o.value === t.model)) add(seen, h('option', { value: t.model }));
+        }
+        count.textContent = traces.length < total ? `Showing the newest ${fmtNum(traces.length)} of ${plural(total, 'trace')}.`
+          : `${plural(total, 'trace')}${filtered ? (total === 1 ? ' matches' : ' match') + ' the filters' : ''}.`;
+        fill(tracesBox, traces.length ? tracesTable(traces)
+          : h('p', { class: 'empty', 'data-testid': 'traces-empty' }, !filtered
+            ? 'No traces yet: what the served models answer (Playground, serve/v1) is recorded here.'
+            : 'No trace matches these filters.'));
+      } catch (e) {
+        if (seq === traceSeq) fill(tracesBox, h('p', { class: 'error-text' }, e.message));
+      }
+    }
+
+    // ---- 2. score
+    const reference = text('reference', { list: 'fw-tasks' });
+    const refOptions = text('reference_options', { class: 'mono' });
+    const refSize = num('reference_size', { min: 1, step: 1 });
+    const scoreBtn = h('button', { type: 'submit', class: 'primary', 'data-testid': 'fw-score' }, 'Score these');
+    const scoreMsg = h('div', { 'data-testid': 'score-job', 'aria-live': 'polite' });
+    const scoreForm = h('form', { class: 'hp-grid' },
+      field('Reference task', reference, FW_HELP.reference), field('Reference options', refOptions, FW_HELP.reference_options),
+      field('Reference questions', refSize, FW_HELP.reference_size),
+      h('div', { class: 'field span2' }, h('div', { class: 'inline' }, scoreBtn,
+        h('small', { class: 'help' }, 'Scores every trace of the served model above that the verifier has not scored yet ' +
+          '(scorers: verifier); earlier scores are kept.')), scoreMsg));
+    scoreForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      let config;
+      try {
+        config = Object.assign({ scorers: ['verifier'] }, referenceConfig());
+      } catch (e) {
+        return fill(scoreMsg, h('p', { class: 'error-text', 'data-testid': 'fw-error' }, e.message));
+      }
+      await launch(scoreBtn, scoreMsg, { kind: 'score', config, name: 'score traces (verifier)' }, (job) => {
+        if (job.status === 'succeeded') loadTraces();
+      });
+    });
+
+    // ---- 3. fine-tune
+    const current = registry ? registry.versions[registry.current] : null;
+    const base = h('select', { id: 'fw-base', 'data-testid': 'fw-base' },
+      current ? h('optgroup', { label: 'Served now' }, h('option', { value: `path:${current.model}` },
+        `${registry.current} — ${registry.name} (${current.model})`)) : null,
+      models.trained.length ? h('optgroup', { label: 'Trained in the studio' }, models.trained.map((m) =>
+        h('option', { value: `job:${m.id}` }, `${m.name} — ${typeLabel(m.job)}, ${m.model} (${m.id})`))) : null,
+      h('optgroup', { label: 'Base models' }, models.base.map((b) => h('option', { value: `spec:${b}` }, b))));
+    const values = [...base.options].map((o) => o.value);
+    if (!values.includes(fw.base)) {
+      fw.base = current ? `path:${current.model}`
+        : models.trained.length ? `job:${models.trained[models.trained.length - 1].id}` : 'spec:tiny';
+    }
+    base.value = fw.base;
+    base.addEventListener('change', () => { fw.base = base.value; });
+    const teacher = bound('teacher', 'select', {}, h('option', { value: '' }, 'none: drop them'),
+      h('option', { value: 'gold' }, 'gold: the reference\'s solution'));
+    const tuneBtn = h('button', { type: 'submit', class: 'primary', 'data-testid': 'fw-finetune' }, 'Fine-tune on these');
+    const tuneMsg = h('div', { 'data-testid': 'flywheel-job', 'aria-live': 'polite' });
+    const tuneForm = h('form', { class: 'hp-grid' },
+      field('Starting model', base, FW_HELP.model),
+      field('Held-out task', text('held_out', { list: 'fw-tasks' }), FW_HELP.held_out),
+      field('Held-out options', text('held_out_options', { class: 'mono' }), FW_HELP.held_out_options),
+      field('Held-out questions', num('held_out_size', { min: 1, step: 1 }), FW_HELP.held_out_size),
+      field('Score threshold', num('threshold', { min: 0, max: 1, step: 0.1 }), FW_HELP.threshold),
+      field('Teacher', teacher, FW_HELP.teacher),
+      field('Max steps', num('max_steps', { min: 1, step: 1 }), FW_HELP.max_steps),
+      field('Batch size', num('batch_size', { min: 1, step: 1 }), FW_HELP.batch_size),
+      field('Learning rate', text('learning_rate', { inputmode: 'decimal' }), FW_HELP.learning_rate),
+      field('Margin', num('margin', { min: 0, max: 1, step: 0.01 }), FW_HELP.margin),
+      field('Alpha', num('alpha', { min: 0, max: 1, step: 0.01, placeholder: 'margin alone' }), FW_HELP.alpha),
+      h('div', { class: 'field span2' }, h('div', { class: 'inline' }, tuneBtn,
+        h('small', { class: 'help' }, 'One round, as a job: score → keep the traces at the threshold (of the served model ' +
+          'above, with the reference above) → retrain from the served model → gate on the held-out questions → ' +
+          'promote or keep.')), tuneMsg));
+    tuneForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      let config;
+      try {
+        config = Object.assign(referenceConfig(), roundConfig());
+        config.model = await modelOf(fw.base);
+      } catch (e) {
+        return fill(tuneMsg, h('p', { class: 'error-text', 'data-testid': 'fw-error' }, e.message));
+      }
+      await launch(tuneBtn, tuneMsg, { kind: 'flywheel', config, name: 'flywheel round' }, loadRounds);
+    });
+
+    const roundsBox = h('div', { 'data-testid': 'rounds' });
+    add(view, h('datalist', { id: 'fw-tasks' }, ['arithmetic', 'countdown', 'gsm8k', 'jsonl:'].map((t) => h('option', { value: t }))),
+      section(2, 'Score the traces', scoreForm),
+      section(3, 'Fine-tune on these', tuneForm),
+      section(4, 'Rounds', roundsBox));
+    renderRounds();
+
+    function parseJson(value, label) {
+      let v;
+      try {
+        v = JSON.parse(value.trim() || '{}');
+      } catch (e) {
+        throw new Error(`${label}: not JSON (${e.message}); write an object such as {"ops": 1}`);
+      }
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${label}: a JSON object such as {"ops": 1}`);
+      return v;
+    }
+
+    function number(value, label, { min, max, int, optional } = {}) {
+      if (optional && String(value).trim() === '') return null;
+      const n = Number(value);
+      if (String(value).trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))
+        || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+        const range = max !== undefined ? `from ${min} to ${max}` : `at least ${min}`;
+        throw new Error(`${label}: ${int ? 'a whole number' : 'a number'} ${range}`);
+      }
+      return n;
+    }
+
+    function positive(value, message) {
+      const n = Number(value);
+      if (String(value).trim() === '' || !(n > 0) || !Number.isFinite(n)) throw new Error(message);
+      return n;
+    }
+
+    function referenceConfig() {
+      if (!fw.reference.trim()) throw new Error('Reference task: name one, e.g. arithmetic');
+      const config = { reference: fw.reference.trim(), reference_options: parseJson(fw.reference_options, 'Reference options'),
+        reference_size: number(fw.reference_size, 'Reference questions', { min: 1, int: true }) };
+      if (fw.model.trim()) config.trace_model = fw.model.trim();
+      return config;
+    }
+
+    function roundConfig() {
+      if (!fw.held_out.trim()) throw new Error('Held-out task: name one, e.g. arithmetic');
+      const alpha = number(fw.alpha, 'Alpha', { min: 0, max: 1, optional: true });
+      if (alpha === 0 || alpha === 1) throw new Error('Alpha: strictly between 0 and 1, or empty');
+      return {
+        held_out: fw.held_out.trim(), held_out_options: parseJson(fw.held_out_options, 'Held-out options'),
+        held_out_size: number(fw.held_out_size, 'Held-out questions', { min: 1, int: true }),
+        threshold: number(fw.threshold, 'Score threshold', { min: 0, max: 1 }), teacher: fw.teacher,
+        sft: { max_steps: number(fw.max_steps, 'Max steps', { min: 1, int: true }),
+          batch_size: number(fw.batch_size, 'Batch size', { min: 1, int: true }),
+          learning_rate: positive(fw.learning_rate, 'Learning rate: a positive number such as 5e-5') },
+        margin: number(fw.margin, 'Margin', { min: 0, max: 1 }), alpha,
+      };
+    }
+
+    /** The model to send: a trained job's run folder (from the job), a base model's spec or a served path. */
+    async function modelOf(choice) {
+      const [how, value] = [choice.slice(0, choice.indexOf(':')), choice.slice(choice.indexOf(':') + 1)];
+      if (how === 'job') return (await api.get(`api/jobs/${value}`)).run_dir;
+      return value;
+    }
+
+    /** Create a job, then follow it in `box` (a link to its page, its status) until it ends. */
+    async function launch(btn, box, body, onEnd) {
+      btn.disabled = true;
+      let job;
+      try {
+        job = await api.post('api/jobs', body);
+      } catch (e) {
+        fill(box, h('p', { class: 'error-text', 'data-testid': 'fw-error' }, `Not started: ${e.message}`));
+        return;
+      } finally {
+        btn.disabled = false;
+      }
+      every(ctx, 1000, async () => {
+        fill(box, jobLine(job));
+        if (TERMINAL.includes(job.status)) {
+          onEnd(job);
+          return false;
+        }
+        job = await api.get(`api/jobs/${job.id}`);
+        if (!ctx.alive()) return false;
+        return true;
+      });
+    }
+
+    function jobLine(job) {
+      const m = job.metrics || {};
+      let result = null;
+      if (job.kind === 'score' && job.status === 'succeeded') {
+        result = `the verifier scored ${fmtNum(m.verifier || 0)} of ${plural(m.traces || 0, 'trace')}` +
+          (m.n_problems ? ` (${plural(m.n_problems, 'problem')})` : '') + '.';
+      } else if (job.kind === 'flywheel' && job.status === 'succeeded') {
+        result = `${m.decision || 'done'}: ${m.why || ''}`;
+      } else if (!TERMINAL.includes(job.status)) {
+        result = progressText(job);
+      }
+      return h('p', { class: 'job-line', 'data-job-id': job.id },
+        h('a', { href: `#/jobs/${job.id}`, 'data-testid': 'fw-job-link' }, `${job.name} (${job.id})`), ' ', badge(job.status),
+        result ? h('span', { class: 'small muted' }, ' ', result) : null,
+        job.error ? h('span', { class: 'error-text small' }, ' ', job.error) : null);
+    }
+
+    async function loadRounds() {
+      try {
+        registry = (await api.get('api/flywheel')).registry;
+        if (ctx.alive()) renderRounds();
+      } catch (e) {
+        fill(roundsBox, h('p', { class: 'error-text' }, e.message));
+      }
+    }
+
+    function renderRounds() {
+      const history = registry ? registry.history || [] : [];
+      const served = registry ? registry.versions[registry.current] || {} : null;
+      fill(roundsBox,
+        registry ? h('p', { class: 'served', 'data-testid': 'served-version' }, 'Serving ', h('strong', {}, registry.name), ' = ',
+          h('span', { class: 'badge status-succeeded' }, registry.current), ' ', h('span', { class: 'mono small' }, served.model || ''),
+          h('span', { class: 'muted small' }, ` · ${plural(Object.keys(registry.versions).length, 'version')}`)) : null,
+        history.length ? roundsTable(history)
+          : h('p', { class: 'empty', 'data-testid': 'rounds-empty' }, registry
+            ? 'No rounds yet: the registry holds only the model served before the first round.'
+            : 'No rounds yet. The first “Fine-tune on these” creates the registry: its model is served as v0, ' +
+              'and each round adds a version, promoted only when it beats the served one.'));
+    }
+    await loadTraces();
+  }
+
+  function tracesTable(traces) {
+    return h('table', { class: 'traces', 'data-testid': 'traces-table' },
+      h('caption', { class: 'sr-only' }, 'Served traces, newest first'),
+      h('thead', {}, h('tr', {}, ['Question', 'Answer', 'Scores', 'Feedback'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, traces.map((t) => {
+        const newest = new Map();
+        for (const sc of t.scores || []) newest.set(sc.scorer, sc.score);  // newest last: kept
+        return h('tr', { 'data-testid': 'trace-row', 'data-trace-id': t.id },
+          h('td', { class: 'q' }, h('div', { 'data-testid': 'trace-question' }, t.question),
+            h('div', { class: 'small muted' }, h('span', { class: 'mono' }, t.model), ' · ',
+              h('span', { title: fmtTime(t.time) }, fmtAgo(t.time)))),
+          h('td', { class: 'a' },
+            t.thinking ? h('details', { class: 'thinking', 'data-testid': 'trace-thinking' }, h('summary', {}, 'thinking'),
+              h('pre', { class: 'thinking-text' }, t.thinking)) : null,
+            h('div', { class: 'answer', 'data-testid': 'trace-answer' }, t.answer || h('span', { class: 'muted' }, '(no answer)'))),
+          h('td', { class: 'scores' }, newest.size ? [...newest].map(([name, v]) => h('span', {
+            class: `score-chip ${v >= 1 ? 'good' : v <= 0 ? 'bad' : 'mid'}`, 'data-testid': 'trace-score', 'data-scorer': name,
+            'data-score': String(v) }, `${name} ${fmtNum(v)}`)) : h('span', { class: 'muted small' }, 'not scored')),
+          h('td', { 'data-testid': 'trace-feedback' }, fmtNum(t.feedback || 0)));
+      })));
+  }
+
+  function roundsTable(history) {
+    return h('table', { class: 'rounds', 'data-testid': 'rounds-table' },
+      h('caption', { class: 'sr-only' }, 'Flywheel rounds, oldest first'),
+      h('thead', {}, h('tr', {}, ['Round', 'Data version', 'Model', 'Accuracy before → after', 'p', 'Decision', 'Why']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, history.map((r) => {
+        const m = r.metrics || {};
+        const decision = r.decision || '–';
+        const cls = decision === 'promoted' ? 'status-succeeded' : decision === 'rollback' ? 'status-cancelled' : '';
+        return h('tr', { 'data-testid': 'round-row', 'data-decision': decision },
+          h('td', {}, r.round === null || r.round === undefined ? '–' : r.round),
+          h('td', { class: 'mono small' }, r.data_version || '–'),
+          h('td', {}, decision === 'rollback' ? h('span', { class: 'mono small' }, `${r.previous} → ${r.current}`)
+            : [h('strong', {}, r.version || '–'), r.model ? h('div', { class: 'mono small muted path', title: r.model }, r.model) : null]),
+          h('td', {}, typeof m.old_accuracy === 'number'
+            ? [`${pct(m.old_accuracy)} → ${pct(m.new_accuracy)}`, h('div', { class: 'small muted' },
+              `${m.gain >= 0 ? '+' : ''}${pct(m.gain)} on ${plural(m.held_out, 'question')}`)] : '–'),
+          h('td', {}, fmtNum(m.p_value)),
+          h('td', {}, h('span', { class: `badge ${cls}`, 'data-testid': 'round-decision' }, decision)),
+          h('td', { class: 'small muted why' }, r.why || '–'));
+      })));
   }
 
   // ============================================================================ page: playground

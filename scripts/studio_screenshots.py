@@ -1,13 +1,16 @@
-"""Screenshots of `thinktune studio` for the docs: the new-job page, a finished job and the playground.
+"""Screenshots of `thinktune studio` for the docs: the new-job page, a finished job, the playground and the
+flywheel's scored traces.
 
-    python scripts/studio_screenshots.py                 # → docs/studio/{new_job,job,playground}.png
+    python scripts/studio_screenshots.py                 # → docs/studio/{new_job,job,playground,flywheel}.png
     python scripts/studio_screenshots.py --out /tmp/shots --steps 20
+    python scripts/studio_screenshots.py --only flywheel # no training: served traces, scored by the verifier
 
 Starts the studio in-process on a temporary home and a free loopback port, uploads a slice of the built-in
 arithmetic sample, trains a small reasoning job on the tiny model through the REST API, then drives the
 system Chromium (headless, 1280x800) with Playwright. Needs `pip install playwright` (its own browsers are
 not used) and `chromium` or `chromium-browser` on PATH. The tiny model is random: its replies are
-gibberish, shown as the model wrote them.
+gibberish, shown as the model wrote them. The flywheel page shows a few arithmetic traces written into the
+studio's trace store (two answered wrong), scored by a `score` job.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARITH = ROOT / "src" / "thinktune" / "resources" / "datasets" / "arith_sample.jsonl"
 VIEWPORT = {"width": 1280, "height": 800}
+PAGES = ("new_job", "job", "playground", "flywheel")
 
 
 def start(app) -> tuple[str, object, threading.Thread]:
@@ -73,7 +77,44 @@ def train(base: str, steps: int) -> tuple[str, str]:
     return ds["id"], job["id"]
 
 
-def shoot(base: str, dataset_id: str, job_id: str, out: Path, chromium: str) -> list[Path]:
+def wait(base: str, job_id: str, timeout: float = 600) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        job = call(base, "GET", f"/api/jobs/{job_id}")
+        if job["status"] in ("succeeded", "failed", "cancelled") or time.time() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+def write_traces(home: Path) -> None:
+    """Six served arithmetic traces in the studio's trace store, the 3rd and 5th answered wrong (written before
+    the studio starts: its server reads the trace ids it knows at start)."""
+    from thinktune.tasks import load_task
+
+    examples = load_task("arithmetic", split="train", n=6, seed=0, ops=2, digits=1)
+    rows = []
+    for i, ex in enumerate(examples):
+        answer = str(int(ex.answer) + (3 if i in (2, 4) else 0))
+        rows.append({"id": f"trace-{i}", "time": time.time() - 60 * (len(examples) - i), "model": "reasoning",
+                     "messages": [{"role": "user", "content": ex.question}], "thinking": [ex.reasoning or ""],
+                     "answer": [answer]})
+    (home / "serve").mkdir(parents=True, exist_ok=True)
+    (home / "serve" / "traces.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def score_traces(base: str) -> None:
+    """A user's feedback on one trace, then every trace scored by the verifier through a `score` job."""
+    call(base, "POST", "/serve/v1/traces/trace-1/feedback", {"score": 1, "comment": "right, and clear"})
+    job = call(base, "POST", "/api/jobs", {"kind": "score", "name": "score traces (verifier)", "config": {
+        "scorers": ["verifier"], "reference": "arithmetic", "reference_options": {"ops": 2, "digits": 1},
+        "reference_size": 200}})
+    job = wait(base, job["id"])
+    if job["status"] != "succeeded":
+        raise SystemExit(f"the score job ended {job['status']}: {job.get('error')}")
+
+
+def shoot(base: str, dataset_id: str | None, job_id: str | None, out: Path, chromium: str,
+          only: tuple[str, ...] = PAGES) -> list[Path]:
     from playwright.sync_api import expect, sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +124,16 @@ def shoot(base: str, dataset_id: str, job_id: str, out: Path, chromium: str) -> 
         page = browser.new_page(viewport=VIEWPORT)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+
+        if "flywheel" in only:  # the traces with their verifier scores, the forms below them
+            page.goto(base + "/#/flywheel")
+            expect(page.locator("[data-testid=trace-row] [data-testid=trace-score]").first).to_be_visible()
+            page.evaluate("window.scrollTo(0, 0)")
+            paths.append(out / "flywheel.png")
+            page.screenshot(path=str(paths[-1]))
+        if not {"new_job", "job", "playground"} & set(only):
+            browser.close()
+            return paths
 
         # the new-job page: reasoning chosen, the tiny model and the dataset picked, its advice shown
         page.goto(base + "/#/new")
@@ -132,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "studio", help="folder for the PNGs")
     ap.add_argument("--home", type=Path, default=None, help="studio home (default: a temporary folder)")
     ap.add_argument("--steps", type=int, default=16, help="training steps of the job shown")
+    ap.add_argument("--only", nargs="+", choices=PAGES, default=list(PAGES), help="these screenshots alone")
     args = ap.parse_args(argv)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -140,11 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     from thinktune.studio import StudioSettings, create_studio
 
     with tempfile.TemporaryDirectory(prefix="studio-shots-") as tmp:
-        app = create_studio(StudioSettings(home=args.home or Path(tmp)))
+        home = args.home or Path(tmp)
+        if "flywheel" in args.only:
+            write_traces(home)
+        app = create_studio(StudioSettings(home=home))
         base, server, thread = start(app)
         try:
-            dataset_id, job_id = train(base, args.steps)
-            for path in shoot(base, dataset_id, job_id, args.out, chromium):
+            dataset_id = job_id = None
+            if {"new_job", "job", "playground"} & set(args.only):
+                dataset_id, job_id = train(base, args.steps)
+            if "flywheel" in args.only:
+                score_traces(base)
+            for path in shoot(base, dataset_id, job_id, args.out, chromium, tuple(args.only)):
                 print(path)
         finally:
             server.should_exit = True

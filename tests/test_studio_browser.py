@@ -256,3 +256,141 @@ def test_the_token_in_the_address_is_kept_and_sent(tmp_path, page):
     finally:
         _stop(app, server, thread)
     assert page.errors == [], f"JavaScript errors on the page: {page.errors}"
+
+
+def _api(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"} if body is not None else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _wait_job(base: str, job_id: str, timeout_s: float = LONG / 1000) -> dict:
+    deadline = time.time() + timeout_s
+    while True:
+        job = _api(base, "GET", f"/api/jobs/{job_id}")
+        if job["status"] in ("succeeded", "failed", "cancelled") or time.time() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+def _traces(home: Path) -> list:
+    """Four served traces of arithmetic questions; the last two answered wrong."""
+    import json
+
+    from thinktune.tasks import load_task
+
+    examples = load_task("arithmetic", split="train", n=4, seed=0, ops=1, digits=1)
+    lines = []
+    for i, ex in enumerate(examples):
+        answer = ex.answer if i < 2 else str(int(ex.answer) + 1)
+        lines.append(json.dumps({"id": f"trace-{i}", "time": time.time(), "model": "reasoning",
+                                 "messages": [{"role": "user", "content": ex.question}],
+                                 "thinking": ["steps"], "answer": [answer]}))
+    (home / "serve").mkdir(parents=True, exist_ok=True)
+    (home / "serve" / "traces.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return examples
+
+
+def test_flywheel_traces_scored_a_round_posted_and_the_empty_history(tmp_path, page):
+    home = tmp_path / "home"
+    app = create_studio(StudioSettings(home=home))
+    examples = _traces(home)
+    base, server, thread = _start(app)
+    try:
+        _flywheel(page, base, app, examples)
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+    finally:
+        _stop(app, server, thread)
+    assert page.errors == [], f"JavaScript errors on the page: {page.errors}"
+
+
+def _flywheel(page, base: str, app, examples: list) -> None:
+    # ---- the traces, newest first, each with its question, its answer and its thinking collapsed; no rounds yet
+    page.goto(base + "/#/new")
+    page.click("[data-testid=nav-flywheel]")
+    expect(page.locator("h1")).to_have_text("Flywheel")
+    expect(page.locator("[data-testid=nav-flywheel]")).to_have_attribute("aria-current", "page")
+    rows = page.locator("[data-testid=trace-row]")
+    expect(rows).to_have_count(4)
+    expect(page.locator("[data-testid=traces-count]")).to_have_text("4 traces.")
+    for i, ex in enumerate(examples):
+        row = page.locator(f"[data-testid=trace-row][data-trace-id=trace-{i}]")
+        expect(row.locator("[data-testid=trace-question]")).to_have_text(ex.question)
+        expect(row.locator("[data-testid=trace-answer]")).to_have_text(ex.answer if i < 2 else str(int(ex.answer) + 1))
+        assert row.locator("details[data-testid=trace-thinking]").evaluate("d => d.open") is False
+        expect(row.locator("[data-testid=trace-score]")).to_have_count(0)
+        expect(row.locator("[data-testid=trace-feedback]")).to_have_text("0")
+    expect(page.locator("[data-testid=rounds-empty]")).to_contain_text("No rounds yet")
+    expect(page.locator("[data-testid=served-version]")).to_have_count(0)
+    expect(page.get_by_label("Reference task")).to_have_value("arithmetic")
+    expect(page.get_by_label("Reference options")).to_have_value("{}")
+
+    # ---- a bad options text is refused on the page; then score them by the verifier
+    page.get_by_label("Reference options").fill("{ops: 1}")
+    page.click("[data-testid=fw-score]")
+    expect(page.locator("[data-testid=score-job] [data-testid=fw-error]")).to_contain_text("Reference options: not JSON")
+    page.get_by_label("Reference options").fill('{"ops": 1, "digits": 1}')
+    page.get_by_label("Reference questions").fill("100")  # ops=1, digits=1 has fewer than the default 2000 problems
+    page.get_by_label("Served model").fill("reasoning")
+    page.click("[data-testid=fw-score]")
+    link = page.locator("[data-testid=score-job] [data-testid=fw-job-link]")
+    expect(link).to_have_attribute("href", re.compile(r"^#/jobs/job-\w+$"))
+    score_id = link.get_attribute("href").rsplit("/", 1)[1]
+    job = _wait_job(base, score_id)
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "score"
+    assert job["config"]["scorers"] == ["verifier"] and job["config"]["reference_options"] == {"ops": 1, "digits": 1}
+    assert job["config"]["trace_model"] == "reasoning" and job["config"]["reference_size"] == 100
+    expect(page.locator("[data-testid=score-job] [data-testid=job-status]")).to_have_text("succeeded")
+    expect(page.locator("[data-testid=score-job]")).to_contain_text("the verifier scored 4 of 4 traces")
+
+    # ---- reloaded: two right (1), two wrong (0), by the verifier; the filters narrow them down
+    page.click("[data-testid=traces-reload]")
+    verifier = "[data-testid=trace-score][data-scorer=verifier]"
+    expect(page.locator(f"[data-testid=trace-row]:has({verifier}[data-score='1'])")).to_have_count(2)
+    expect(page.locator(f"[data-testid=trace-row]:has({verifier}[data-score='0'])")).to_have_count(2)
+    for i in range(4):
+        expect(page.locator(f"[data-testid=trace-row][data-trace-id=trace-{i}] {verifier}")).to_have_attribute(
+            "data-score", "1" if i < 2 else "0")
+    page.select_option("[data-testid=fw-scorer]", "verifier")
+    page.get_by_label("Min score").fill("1")
+    page.click("[data-testid=traces-reload]")
+    expect(rows).to_have_count(2)
+    expect(page.locator("[data-testid=traces-count]")).to_have_text("2 traces match the filters.")
+    page.get_by_label("Min score").fill("")
+    page.click("[data-testid=traces-reload]")
+    expect(rows).to_have_count(4)
+
+    # ---- "Fine-tune on these" posts a valid flywheel round, cancelled while queued: the worker is stopped first,
+    # so that the round never starts (a round is too long here, and a starting run clears a cancel request)
+    app.state.worker.stop()
+    page.select_option("[data-testid=fw-base]", "spec:tiny")
+    page.get_by_label("Max steps").fill("2")
+    page.get_by_label("Held-out options").fill('{"ops": 1, "digits": 1}')
+    page.get_by_label("Held-out questions").fill("8")
+    page.select_option("[data-testid=fw-teacher]", "gold")
+    page.get_by_label("Alpha").fill("")
+    with page.expect_response(lambda r: r.url.endswith("/api/jobs") and r.request.method == "POST") as posted:
+        page.click("[data-testid=fw-finetune]")
+    assert posted.value.status == 201, posted.value.text()
+    created = posted.value.json()
+    _api(base, "POST", f"/api/jobs/{created['id']}/cancel")
+    assert created["kind"] == "flywheel"
+    config = created["config"]
+    assert config["model"] == "tiny" and config["trace_model"] == "reasoning" and config["teacher"] == "gold"
+    assert config["reference"] == "arithmetic" and config["reference_options"] == {"ops": 1, "digits": 1}
+    assert config["held_out"] == "arithmetic" and config["held_out_size"] == 8 and config["threshold"] == 1
+    assert config["sft"] == {"max_steps": 2, "batch_size": 8, "learning_rate": 5e-5}
+    assert config["margin"] == 0 and config["alpha"] is None
+    expect(page.locator("[data-testid=flywheel-job] [data-testid=fw-job-link]")).to_have_attribute(
+        "href", f"#/jobs/{created['id']}")
+    assert _wait_job(base, created["id"])["status"] == "cancelled"
+    expect(page.locator("[data-testid=flywheel-job] [data-testid=job-status]")).to_have_text("cancelled")
+    expect(page.locator("[data-testid=rounds-empty]")).to_contain_text("No rounds yet")  # never ran: no registry
+    expect(page.locator("[data-testid=served-version]")).to_have_count(0)

@@ -385,13 +385,13 @@ class Completion:
                 finished = True
                 completion = sum(r.tokens for r in rows.values())
                 reasoning = sum(r.thinking_tokens for i, r in rows.items() if splitters[i].saw_thinking)
+                messages = [{"reasoning_content": p["reasoning"] if splitters[i].saw_thinking else None,
+                             "content": p["content"] or None} for i, p in enumerate(parts)]
+                self._record(served, messages, prompt_tokens, completion, reasoning)  # before the client's [DONE]
                 if self.req.stream_options and self.req.stream_options.include_usage:
                     yield self._chunk(None, None, usage=self._usage(prompt_tokens, completion, reasoning),
                                       thinktune={"trace_id": self.trace_id, "served_by": served, **self.extra})
                 yield "data: [DONE]\n\n"
-                messages = [{"reasoning_content": p["reasoning"] if splitters[i].saw_thinking else None,
-                             "content": p["content"] or None} for i, p in enumerate(parts)]
-                self._record(served, messages, prompt_tokens, completion, reasoning)
             finally:
                 if not finished:
                     handle.cancel()  # the client went away: free its rows in the batch

@@ -371,3 +371,14 @@ def test_a_non_streaming_client_that_hangs_up_frees_its_rows(tmp_path, tokenizer
     finally:
         server.stop()
         lm.batcher.close()
+
+
+def test_a_budget_whose_close_does_not_fit_ends_by_length_without_a_partial_tag(client):
+    r = client.chat.completions.create(model="tiny", messages=THINK, max_tokens=4, temperature=1.0, seed=3,
+                                       extra_body={"thinking_token_budget": 2})
+    message = r.choices[0].message
+    assert r.choices[0].finish_reason == "length" and message.content is None
+    assert "</" not in message.model_extra["reasoning_content"]
+    zero = client.chat.completions.create(model="tiny", messages=THINK, max_tokens=16, temperature=1.0, seed=3,
+                                          extra_body={"thinking_token_budget": 0})
+    assert zero.usage.completion_tokens_details.reasoning_tokens == 0  # closed before any thinking token

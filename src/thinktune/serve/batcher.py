@@ -405,6 +405,8 @@ class Batcher:
         budget = row.handle.request.thinking_budget
         if row.thinking and budget is not None and row.thinking_tokens >= budget and not row.forced \
                 and not row.was_forced:
+            if row.params.max_new_tokens - len(row.tokens) < len(self.close_ids):
+                return  # the close would not fit: the reply ends by length inside the thinking, whole
             row.forced = list(self.close_ids)
             row.was_forced = True
 

@@ -279,3 +279,26 @@ def test_check_answer_from_a_worker_thread():
 def test_evaluate_equation_reports_the_numbers_it_used():
     value, used = evaluate_equation("(25 - 5) × 4 = 80")
     assert value == 80 and used == [25, 5, 4]
+
+
+# ------------------------------------------------------------------------------------------ word problems
+@pytest.mark.parametrize("steps", [2, 3, 4])
+def test_word_problems_have_whole_results_checkable_steps_and_disjoint_splits(steps):
+    import re
+
+    from thinktune.tasks import check_answer, load_task
+
+    train = load_task("word_problems", split="train", n=60, seed=0, steps=steps)
+    test = load_task("word_problems", split="test", n=60, seed=0, steps=steps)
+    assert not {e.question for e in train} & {e.question for e in test}
+    assert load_task("word_problems", split="test", n=60, seed=0, steps=steps) == test  # deterministic
+    for ex in test:
+        lines = ex.reasoning.splitlines()
+        assert len(lines) == steps + 1 and ex.question.endswith("have now?")
+        for a, op, b, c in re.findall(r"(\d+) ([-+*/]) (\d+) = (\d+)", ex.reasoning):
+            a, b, c = int(a), int(b), int(c)
+            assert {"+": a + b, "-": a - b, "*": a * b, "/": a // b if a % b == 0 else -1}[op] == c >= 0
+        assert lines[-1].split(" = ")[-1].split()[0] == ex.answer  # the last step's result is the answer
+        assert check_answer(ex, ex.answer) == 1.0 and check_answer(ex, str(int(ex.answer) + 1)) == 0.0
+    with pytest.raises(ValueError, match="steps must be from 1 to 6"):
+        load_task("word_problems", steps=9)

@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "countdown": "reach a target with given numbers, each once, + - * / (options: numbers=3, max_number=50, "
                  "min_target=10, max_target=100)",
     "gsm8k": "grade-school maths word problems from a GSM8K JSONL (options: path, hub=False)",
+    "word_problems": "templated multi-step word problems, + - * / with whole results, gold steps (options: steps=3)",
     "rg:<name>": "any reasoning-gym dataset, scored by its own score_answer (options go to its config)",
     "jsonl:<path>": "your own question/answer JSONL (option: verifier=math|numeric|exact|casefold|countdown|code)",
 }
@@ -47,7 +48,7 @@ def load_task(name: str, *, split: str = "test", n: int | None = None, seed: int
         ValueError: unknown task, split or option, or a malformed data file.
         FileNotFoundError: a task file that does not exist.
     """
-    from thinktune.tasks import arithmetic, countdown, gsm8k, jsonl, reasoning_gym
+    from thinktune.tasks import arithmetic, countdown, gsm8k, jsonl, reasoning_gym, word_problems
 
     if name.startswith("rg:"):
         return reasoning_gym.load(name[3:], split=split, n=n, seed=seed, **options)
@@ -55,6 +56,7 @@ def load_task(name: str, *, split: str = "test", n: int | None = None, seed: int
         return _call(jsonl.load, name, options, name[6:], split=split, n=n, seed=seed)
     loaders: dict[str, Callable[..., list[Example]]] = {
         "arithmetic": arithmetic.load, "countdown": countdown.load, "gsm8k": gsm8k.load,
+        "word_problems": word_problems.load,
     }
     if name not in loaders:
         raise ValueError(f"unknown task {name!r}; available: {', '.join(TASKS)}")

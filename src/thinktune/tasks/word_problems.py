@@ -27,8 +27,9 @@ THINGS = (("apple", "apples", "bag"), ("marble", "marbles", "jar"), ("sticker", 
 PRONOUN = {"Maya": "She", "Aisha": "She", "Sofia": "She", "Lena": "She", "Priya": "She", "Zara": "She"}
 
 
-def _step(rng: random.Random, total: int, unit: str, group: str, who: str) -> tuple[str, str, int] | None:
+def _step(rng: random.Random, total: int, thing: tuple[str, str, str], who: str) -> tuple[str, str, int] | None:
     """One story step from `total`: (the story sentence, the gold line, the new total), or None."""
+    one, unit, group = thing
     kind = rng.choice(("buy", "give", "times", "share"))
     if kind == "buy":
         k, per = rng.randint(2, 6), rng.randint(2, 9)
@@ -40,7 +41,9 @@ def _step(rng: random.Random, total: int, unit: str, group: str, who: str) -> tu
         if total < 2:
             return None
         k = rng.randint(1, total - 1)
-        return (f"{who} gives {k} {unit} away.", f"{who} gives {k} away: {total} - {k} = {total - k} {unit}.", total - k)
+        given = one if k == 1 else unit
+        return (f"{who} gives {k} {given} away.", f"{who} gives {k} away: {total} - {k} = {total - k} {unit}.",
+                total - k)
     if kind == "times":
         if total > 200:
             return None
@@ -59,13 +62,14 @@ def make_problem(rng: random.Random, steps: int = 3) -> Example | None:
     """One problem of `steps` steps drawn from `rng` (None when the draw cannot make one)."""
     name = rng.choice(NAMES)
     who = PRONOUN.get(name, "He")
-    _, unit, group = rng.choice(THINGS)
+    thing = rng.choice(THINGS)
+    unit = thing[1]
     total = rng.randint(5, 40)
     story, gold = [f"{name} has {total} {unit}."], [f"{name} starts with {total} {unit}."]
     for i in range(steps):
         step = None
         for _ in range(10):
-            step = _step(rng, total, unit, group, name if i == 0 else who)
+            step = _step(rng, total, thing, name if i == 0 else who)
             if step is not None:
                 break
         if step is None:

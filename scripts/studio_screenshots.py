@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,22 +30,12 @@ VIEWPORT = {"width": 1280, "height": 800}
 PAGES = ("new_job", "job", "playground", "flywheel")
 
 
-def start(app) -> tuple[str, object, threading.Thread]:
-    """uvicorn on a thread, on a free loopback port; returns (base URL, server, thread)."""
-    import uvicorn
+def start(app) -> tuple[str, object, None]:
+    """The app on a thread, on a free loopback port; returns (base URL, server, None)."""
+    from thinktune.serve import ServerThread
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise SystemExit("the studio did not start")
-    return f"http://127.0.0.1:{port}", server, thread
+    server = ServerThread(app)
+    return server.url, server, None
 
 
 def call(base: str, method: str, path: str, body: bytes | dict | None = None) -> dict:
@@ -206,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in shoot(base, dataset_id, job_id, args.out, chromium, tuple(args.only)):
                 print(path)
         finally:
-            server.should_exit = True
-            thread.join(timeout=15)
+            server.stop()
             for model in list(dict.values(app.state.served)):
                 model.batcher.close()
     return 0

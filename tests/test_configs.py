@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from thinktune.config import load_config, read_yaml
+from thinktune.jobs import JOBS
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-from thinktune.jobs import JOBS
 
 RECIPES = {f"{kind}_": job.config for kind, job in JOBS.items()}
 FILES = sorted(CONFIGS.glob("*.yaml"))

@@ -325,7 +325,7 @@ def test_a_template_that_opens_think_starts_the_reply_in_the_thinking(tokenizer)
     try:
         ids, opened = lm.prompt_ids(ASK, thinking=True)
         assert opened and tok.decode(ids).rstrip().endswith("<think>")
-        handle, opened, _ = lm.start(ASK, thinking=True, max_tokens=6, temperature=1.0, seed=3, thinking_budget=2)
+        handle, opened, _ = lm.start(ASK, thinking=True, max_tokens=16, temperature=1.0, seed=3, thinking_budget=2)
         [row] = handle.results(timeout=60)
         assert opened and row.thinking_tokens == 2 and row.forced  # counted as thinking from the first token
     finally:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -33,25 +31,15 @@ ARITH = Path(__file__).resolve().parents[1] / "src" / "thinktune" / "resources" 
 LONG = 120_000  # ms: a job's child process imports torch and transformers on 2 busy cores
 
 
-def _start(app) -> tuple[str, object, threading.Thread]:
-    import uvicorn
+def _start(app) -> tuple[str, object, None]:
+    from thinktune.serve import ServerThread
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the studio did not start"
-    return f"http://127.0.0.1:{port}", server, thread
+    server = ServerThread(app)
+    return server.url, server, None
 
 
 def _stop(app, server, thread) -> None:
-    server.should_exit = True
-    thread.join(timeout=15)
+    server.stop()
     for model in list(dict.values(app.state.served)):
         model.batcher.close()
 

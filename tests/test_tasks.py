@@ -19,7 +19,7 @@ STEP = re.compile(r"^-?\d+ [-+*/] -?\d+ = -?\d+$")
 
 # ------------------------------------------------------------------------------------------ registry
 def test_registry_names_every_task_with_a_description():
-    assert set(TASKS) == {"arithmetic", "countdown", "gsm8k", "rg:<name>", "jsonl:<path>"}
+    assert set(TASKS) == {"arithmetic", "word_problems", "countdown", "gsm8k", "rg:<name>", "jsonl:<path>"}
     assert all(desc.strip() for desc in TASKS.values())
 
 

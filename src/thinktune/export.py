@@ -49,7 +49,6 @@ whole GGUF is held in memory while it is written.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -63,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktune.errors import UserError
+from thinktune.io import sha256_file
 from thinktune.runs import (
     BASE_FILE,
     METRICS,
@@ -782,7 +782,7 @@ def _files_section(folder: Path, exported: Exported) -> list[str]:
     for qtype, path in exported.gguf.items():
         local = folder / path.name
         what = f"GGUF, {qtype}" + (" (weights quantized to 8 bits in blocks of 32)" if qtype == "q8_0" else "")
-        lines.append(f"| `{path.name}` | {what} | {_size(local)} | `{_sha256(local)[:16]}` |")
+        lines.append(f"| `{path.name}` | {what} | {_size(local)} | `{sha256_file(local)[:16]}` |")
     if exported.modelfile is not None:
         lines.append(f"| `{MODELFILE}` | Ollama Modelfile | | |")
     if exported.model is not None:
@@ -839,10 +839,3 @@ def _size(path: Path) -> str:
         size /= 1024
     return f"{size:.1f} GB"
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktune.errors import JobCancelled, UserError
-from thinktune.io import append_jsonl, read_jsonl, refuse_link, write_json
+from thinktune.io import append_jsonl, read_jsonl, refuse_link, sha256_file, write_json
 
 MANIFEST, METRICS, EVENTS = "run.json", "metrics.jsonl", "events.jsonl"
 FINAL, MERGED = "final", "merged"
@@ -313,7 +313,7 @@ def data_fingerprint(spec: str | None) -> dict[str, Any]:
         return {}
     path = Path(str(spec)).expanduser()
     if path.is_file():
-        return {"spec": str(spec), "sha256": _sha256_file(path)}
+        return {"spec": str(spec), "sha256": sha256_file(path)}
     if (path / "snapshot.json").is_file():
         return {"spec": str(spec), "snapshot": path.name}
     return {"spec": str(spec)}
@@ -346,13 +346,6 @@ def parent_of(model: str | None) -> str | None:
             return str(candidate)
     return None
 
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------- listing, lineage

@@ -53,6 +53,19 @@ def register(sub) -> None:
     _add_read_options(s)
     s.set_defaults(func=snapshot)
 
+    j = data_sub.add_parser("journey", help="reasoning rows with a caught slip and its correction (journey learning)")
+    src = j.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", help="a task whose steps hold equations: arithmetic, word_problems")
+    src.add_argument("--data", help="a dataset whose rows carry step-by-step reasoning with equations")
+    j.add_argument("--task-option", dest="task_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a task option, e.g. --task-option steps=3")
+    j.add_argument("--n", type=int, default=200, help="rows to draw from the task (default 200)")
+    j.add_argument("--split", default="train", help="task split (default train)")
+    j.add_argument("--ratio", type=float, default=0.5, help="share of rows turned into journeys (default 0.5)")
+    j.add_argument("--seed", type=int, default=0, help="seed of the draw and of the slips")
+    j.add_argument("--out", required=True, help="the JSONL file to write")
+    j.set_defaults(func=journey)
+
     sh = data_sub.add_parser("show", help="print a few rows as the model will see them")
     sh.add_argument("file", help=SOURCE_HELP)
     sh.add_argument("-n", type=int, default=3, help="how many rows (default 3)")
@@ -88,6 +101,36 @@ def snapshot(args) -> int:
     folder = save_snapshot(snap, args.out)
     print(snap.id)
     print(f"{len(snap.train)} train, {len(snap.validation)} validation rows in {folder}", file=sys.stderr)
+    return 0
+
+
+def journey(args) -> int:
+    from thinktune.config import override_value
+    from thinktune.data.journey import build_journey
+    from thinktune.data.readers import read_examples, write_examples
+    from thinktune.errors import UserError
+
+    if not 0 <= args.ratio <= 1:
+        raise UserError(f"--ratio must be in [0, 1], got {args.ratio}")
+    if args.task:
+        from thinktune.tasks import load_task
+
+        options = {}
+        for pair in args.task_options:
+            key, sep, raw = pair.partition("=")
+            if not sep:
+                raise UserError(f"--task-option {pair!r}: expected KEY=VALUE")
+            options[key.strip()] = override_value(raw)
+        try:
+            examples = load_task(args.task, split=args.split, n=args.n, seed=args.seed, **options)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    else:
+        examples = read_examples(args.data)
+    rows = build_journey(examples, args.ratio, args.seed)
+    write_examples(rows, args.out)
+    n_journey = sum(r.meta.get("journey") == "injected_slip" for r in rows)
+    print(f"{len(rows)} rows ({n_journey} journeys, {len(rows) - n_journey} shortcuts) -> {args.out}")
     return 0
 
 

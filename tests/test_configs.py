@@ -40,7 +40,8 @@ def test_config_loads(path):
 
 @pytest.mark.parametrize("path", [p for p in FILES if p.name.startswith("sft_")], ids=lambda p: p.name)
 def test_sft_config_data_resolves(path):
-    from thinktune.recipes.sft import SFTJobConfig, resolve_data
+    from thinktune.data.readers import resolve_data
+    from thinktune.recipes.sft import SFTJobConfig
 
     cfg = load_config(SFTJobConfig, path)
     source = resolve_data(cfg.data)

@@ -51,3 +51,35 @@ def test_a_journey_from_two_attempts_keeps_the_right_answer():
     assert row.answer == "42" and row.reasoning.index("48") < row.reasoning.index("Let me redo it") < \
         row.reasoning.rindex("42")
     assert caught_slips(row.reasoning) == 1 and row.meta == {"source": "s1", "journey": "attempts"}
+
+
+def test_journeys_from_a_distill_runs_samples_validate_and_verify(tmp_path):
+    """A distill run's judged samples: questions with a wrong and a right sample become journeys (the
+    wrong attempt, the check, the right one); only-right questions stay shortcuts; only-wrong ones vanish."""
+    from thinktune.distill.config import DistillConfig
+    from thinktune.distill.distill import judge_samples
+
+    cfg = DistillConfig(task="arithmetic", verify=False)
+    examples = load_task("arithmetic", split="train", n=30, seed=0, ops=2)
+    run = tmp_path / "run"
+    run.mkdir()
+    with (run / "samples.jsonl").open("w") as f:
+        for i, ex in enumerate(examples):
+            wrong_answer = str(int(ex.answer) + 1)
+            texts = [f"<think>\n{ex.reasoning.replace(ex.answer, wrong_answer)}\n</think>\n<answer>\n{wrong_answer}\n</answer>",
+                     f"<think>\n{ex.reasoning}\n</think>\n<answer>\n{ex.answer}\n</answer>"]
+            texts = texts[: 1 + (i % 3 != 2)] if i % 3 else texts[1:]  # wrong+right, right only, wrong only
+            samples = judge_samples(ex, [{"text": t, "tokens": 5} for t in texts], cfg, lambda t: len(t.split()))
+            f.write(json.dumps({"id": f"q{i}", "question": ex.question, "answer": ex.answer, "verifier": ex.verifier,
+                                "samples": samples}) + "\n")
+    out = tmp_path / "journey.jsonl"
+    assert cli.main(["data", "journey", "--samples", str(run), "--ratio", "1", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [r["meta"]["journey"] for r in rows]
+    assert kinds.count("attempts") == 10 and kinds.count("shortcut") == 10 and len(rows) == 20
+    report = validate_file(str(out), job="reasoning")
+    assert report.ok and report.n_valid == 20
+    by_q = {ex.question: ex for ex in examples}
+    for r in rows:
+        assert check_answer(by_q[r["question"]], r["answer"]) == 1.0
+        assert caught_slips(r["reasoning"]) == (r["meta"]["journey"] == "attempts")

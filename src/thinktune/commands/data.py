@@ -57,6 +57,8 @@ def register(sub) -> None:
     src = j.add_mutually_exclusive_group(required=True)
     src.add_argument("--task", help="a task whose steps hold equations: arithmetic, word_problems")
     src.add_argument("--data", help="a dataset whose rows carry step-by-step reasoning with equations")
+    src.add_argument("--samples", help="a distill/sample run folder (or its samples.jsonl): a wrong and a right "
+                                       "attempt of the same question make one journey")
     j.add_argument("--task-option", dest="task_options", action="append", default=[], metavar="KEY=VALUE",
                    help="a task option, e.g. --task-option steps=3")
     j.add_argument("--n", type=int, default=200, help="rows to draw from the task (default 200)")
@@ -125,11 +127,23 @@ def journey(args) -> int:
             examples = load_task(args.task, split=args.split, n=args.n, seed=args.seed, **options)
         except ValueError as e:
             raise UserError(str(e)) from None
+    elif args.samples:
+        from pathlib import Path
+
+        from thinktune.data.journey import from_samples
+        from thinktune.io import read_jsonl
+
+        path = Path(args.samples)
+        path = path / "samples.jsonl" if path.is_dir() else path
+        if not path.is_file():
+            raise UserError(f"{args.samples}: no samples.jsonl (give a distill run folder or the file)")
+        rows = from_samples(list(read_jsonl(path)), args.ratio, args.seed)
     else:
         examples = read_examples(args.data)
-    rows = build_journey(examples, args.ratio, args.seed)
+    if not args.samples:
+        rows = build_journey(examples, args.ratio, args.seed)
     write_examples(rows, args.out)
-    n_journey = sum(r.meta.get("journey") == "injected_slip" for r in rows)
+    n_journey = sum(r.meta.get("journey") in ("injected_slip", "attempts") for r in rows)
     print(f"{len(rows)} rows ({n_journey} journeys, {len(rows) - n_journey} shortcuts) -> {args.out}")
     return 0
 

@@ -95,6 +95,42 @@ def build_journey(examples: Sequence[Example], ratio: float = 0.5, seed: int = 0
     return out
 
 
+def from_samples(records: Sequence[dict], ratio: float = 1.0, seed: int = 0) -> list[Example]:
+    """Journey rows from a distill or `sample` run's judged samples (`RUN/samples.jsonl` rows): for a question
+    with a wrong and a right well-formed sample, the first wrong one, the check, then the shortest right one;
+    `ratio` of those questions become journeys, the others (and questions with only right samples) keep the
+    shortest right sample alone (a shortcut). Questions with no right sample give nothing.
+
+    >>> rec = {"id": "q", "question": "2 + 3?", "answer": "5", "verifier": "numeric", "samples": [
+    ...     {"thinking": "2 + 3 = 6", "answer": "6", "correct": False, "thinking_tokens": 5},
+    ...     {"thinking": "2 + 3 = 5", "answer": "5", "correct": True, "thinking_tokens": 5}]}
+    >>> print(from_samples([rec])[0].reasoning)
+    2 + 3 = 6
+    So the answer would be 6.
+    Wait, let me check that answer: the answer 6 does not follow when I go over the steps again. Let me redo it.
+    2 + 3 = 5
+    """
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"ratio must be in [0, 1], got {ratio}")
+    rng = random.Random(seed)
+    out = []
+    for rec in records:
+        formed = [s for s in rec.get("samples") or [] if s.get("thinking") and s.get("answer")]
+        right = sorted((s for s in formed if s.get("correct")), key=lambda s: s.get("thinking_tokens") or 0)
+        wrong = [s for s in formed if not s.get("correct")]
+        if not right:
+            continue
+        verifier = rec.get("verifier") or "math"
+        meta = {"id": rec.get("id"), "source": f"samples:{rec.get('id')}"}
+        if wrong and rng.random() < ratio:
+            out.append(from_attempts(rec["question"], wrong[0]["thinking"], wrong[0]["answer"], right[0]["thinking"],
+                                     right[0]["answer"], verifier=verifier, **meta))
+        else:
+            out.append(Example(rec["question"], right[0]["answer"], reasoning=right[0]["thinking"], verifier=verifier,
+                               meta={**meta, "journey": "shortcut"}))
+    return out
+
+
 def caught_slips(thinking: str | None) -> int:
     """How many times a thinking text catches and corrects a step (the journey rows' check lines, or a
     recomputation that disagrees with the line before): what the journey benchmark counts in outputs."""

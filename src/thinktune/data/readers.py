@@ -1081,6 +1081,24 @@ def content_id(example: Example) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "datasets"
+
+
+def resolve_data(spec: str) -> str:
+    """A data spec as the readers take it: `builtin:NAME` becomes the shipped JSONL file's path.
+
+    Files and `hf:NAME[:CONFIG[:SPLIT]]` pass through unchanged.
+    """
+    if not str(spec).startswith(BUILTIN_PREFIX):
+        return spec
+    path = BUILTIN_DIR / f"{spec[len(BUILTIN_PREFIX):]}.jsonl"
+    if not path.is_file():
+        known = ", ".join(BUILTIN_PREFIX + p.stem for p in sorted(BUILTIN_DIR.glob("*.jsonl")))
+        raise DataError(f"data: no built-in dataset {spec!r} (known: {known})")
+    return str(path)
+
+
 def read_examples(source: str | Path, *, limit: int | None = None, answer_mode: str = "final",
                   column_map: str | Mapping[str, str] | None = None) -> list[Example]:
     """Read a dataset into examples; any bad row is an error (use `validate_file` to see them all).
@@ -1101,6 +1119,7 @@ def read_examples(source: str | Path, *, limit: int | None = None, answer_mode: 
     """
     check_answer_mode(answer_mode)
     mapping = parse_column_map(column_map)
+    source = resolve_data(source) if isinstance(source, str) else source
     examples: list[Example] = []
     if limit is not None and limit <= 0:
         return examples

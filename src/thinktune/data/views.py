@@ -67,6 +67,10 @@ def to_view(example: Example, job: Job) -> tuple[list[dict[str, str]], str]:
     reasoning = _is_reasoning(job)
     if reasoning:
         thinking = unwrap_think(example.reasoning)
+        if not (thinking and thinking.strip()) and (example.meta or {}).get("thinking") == "none":
+            # a non-reasoning row mixed into reasoning data (R1's stage 3): an empty think block, as
+            # Qwen3's no-thinking mode renders it
+            return prompt_messages(example, job), f"{fmt.THINK_OPEN}\n\n{fmt.THINK_CLOSE}\n{fmt.render_direct(example.answer)}"
         if not (thinking and thinking.strip()):
             raise ValueError(
                 f"{_where(example)}: a reasoning job needs step-by-step reasoning, but this row has none "

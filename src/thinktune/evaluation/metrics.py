@@ -111,3 +111,30 @@ def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float | None
     m["samples_per_question_mean"] = _mean(r["samples_used"] for r in records)
     # NaN (nothing to measure, e.g. a zero wall time) becomes None, so metrics.json stays valid JSON.
     return {k: (round(v, 6) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in m.items()}
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for paired verdicts: `only_a` questions right only under A, `only_b`
+    only under B (the discordant pairs), against Binomial(only_a + only_b, 1/2).
+
+    >>> round(mcnemar_exact(2, 10), 4), mcnemar_exact(0, 0), mcnemar_exact(3, 3)
+    (0.0386, 1.0, 1.0)
+    """
+    import math
+
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(0, min(only_a, only_b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_comparison(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:
+    """B against A on the questions both answered (keyed by question id): wins (right only under B), losses,
+    the accuracy change in points and McNemar's two-sided exact p."""
+    common = sorted(set(a) & set(b))
+    wins = sum(b[q] and not a[q] for q in common)
+    losses = sum(a[q] and not b[q] for q in common)
+    delta = 100.0 * (wins - losses) / len(common) if common else 0.0
+    return {"n": len(common), "wins": wins, "losses": losses, "delta_points": round(delta, 1),
+            "p_value": round(mcnemar_exact(losses, wins), 4)}

@@ -57,6 +57,10 @@ JOBS: dict[str, JobKind] = {
                         "one round of continuous fine-tuning: score, curate, retrain, gate, promote"),
     "score": JobKind("score", "thinktune.flywheel.config:FlywheelConfig", "thinktune.flywheel.round:score",
                      "score served traces by the verifier, an LLM judge or feedback"),
+    "distill": JobKind("distill", "thinktune.distill.config:DistillConfig", "thinktune.distill.distill:run",
+                       "collect a teacher's reasoning traces and keep the verified ones (rejection sampling)"),
+    "pipeline": JobKind("pipeline", "thinktune.pipeline.config:PipelineConfig", "thinktune.pipeline.pipeline:run",
+                        "stages that are jobs (sft, grpo, sample, distill, eval), chained by name: the R1 recipe"),
 }
 
 

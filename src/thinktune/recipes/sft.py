@@ -36,7 +36,7 @@ from trl import SFTConfig, SFTTrainer
 
 from thinktune import format as fmt
 from thinktune.config import ConfigError, save_config
-from thinktune.data.readers import read_examples
+from thinktune.data.readers import read_examples, resolve_data
 from thinktune.data.snapshot import Snapshot, load_snapshot, make_snapshot, save_snapshot
 from thinktune.data.views import sft_rows
 from thinktune.models import load_model
@@ -65,9 +65,7 @@ from thinktune.training import (
     trainer_arguments,
 )
 
-BUILTIN_PREFIX = "builtin:"
 SNAPSHOT_PREFIX = "snapshot:"
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "datasets"
 CONFIG_CLASS = SFTJobConfig
 
 
@@ -175,20 +173,6 @@ def _trainer_kwargs(cfg: SFTJobConfig) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- data
-def resolve_data(spec: str) -> str:
-    """A data spec as `read_examples` takes it: `builtin:NAME` becomes the shipped JSONL file's path.
-
-    Files and `hf:NAME[:CONFIG[:SPLIT]]` pass through unchanged.
-    """
-    if not spec.startswith(BUILTIN_PREFIX):
-        return spec
-    path = BUILTIN_DIR / f"{spec[len(BUILTIN_PREFIX):]}.jsonl"
-    if not path.is_file():
-        known = ", ".join(BUILTIN_PREFIX + p.stem for p in sorted(BUILTIN_DIR.glob("*.jsonl")))
-        raise ConfigError(f"data: no built-in dataset {spec!r} (known: {known})")
-    return str(path)
-
-
 def load_split(cfg: SFTJobConfig) -> Snapshot:
     """The job's data as a `Snapshot` (train + validation, named by a content hash).
 

@@ -19,7 +19,9 @@ library's `urllib` does the HTTP, so this engine needs no extra package.
 
 from __future__ import annotations
 
+import http.client
 import json
+import random
 import time
 import urllib.error
 import urllib.request
@@ -44,13 +46,20 @@ class OpenAIEngine:
         send_n: ask for `n` choices in one request (False: one request per sample, for servers that ignore `n`).
         logprobs: ask for the sampled tokens' log-probabilities (the `logprob` scorer of best-of-N, weighted
             majority and beam search needs them); False for servers that reject the field.
+        retries: tries after the first for a request that fails in a way that may pass (no connection, a
+            timeout, HTTP 408/409/429/5xx, a body that is not the JSON asked for); 4xx errors are not retried.
+        backoff: seconds before the first retry, doubled each time (with jitter; a `Retry-After` header
+            of up to 60 s is honoured instead).
     """
 
     name = "openai"
 
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str = "EMPTY", concurrency: int = 8,
-                 timeout: float = 600.0, tokenizer: Any = None, send_n: bool = True, logprobs: bool = True) -> None:
+                 timeout: float = 600.0, tokenizer: Any = None, send_n: bool = True, logprobs: bool = True,
+                 retries: int = 0, backoff: float = 1.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retries, self.backoff = max(0, retries), max(0.0, backoff)
+        self.retried = 0  # requests sent again, over the engine's life (reports count them)
         self.api_key, self.concurrency, self.timeout = api_key, concurrency, timeout
         self.tokenizer, self.send_n, self.logprobs = tokenizer, send_n, logprobs
         self.model = model or self._first_model()
@@ -154,14 +163,40 @@ class OpenAIEngine:
         return self._send(req)
 
     def _send(self, req: urllib.request.Request) -> dict:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return self._send_once(req)
+            except _Transient as e:
+                if attempt == self.retries:
+                    raise RuntimeError(str(e)) from None
+                self.retried += 1
+                wait = e.retry_after if e.retry_after is not None else delay * (0.5 + random.random())
+                time.sleep(min(wait, 60.0))
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _send_once(self, req: urllib.request.Request) -> dict:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read().decode())
+                body = resp.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")[:300]
-            raise RuntimeError(f"{req.full_url}: HTTP {e.code}: {detail}") from None
+            message = f"{req.full_url}: HTTP {e.code}: {detail}"
+            if e.code in (408, 409, 429) or e.code >= 500:
+                raise _Transient(message, _retry_after(e.headers.get("Retry-After"))) from None
+            raise RuntimeError(message) from None
         except urllib.error.URLError as e:
-            raise RuntimeError(f"{req.full_url}: cannot reach the server ({e.reason})") from None
+            raise _Transient(f"{req.full_url}: cannot reach the server ({e.reason})") from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as e:
+            raise _Transient(f"{req.full_url}: {type(e).__name__}: {e or 'no reply in time'}") from None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Transient(f"{req.full_url}: the reply is not JSON: {body[:120]!r}") from None
+        if not isinstance(data, dict):
+            raise _Transient(f"{req.full_url}: the reply is not a JSON object: {body[:120]!r}")
+        return data
 
     def _first_model(self) -> str:
         req = urllib.request.Request(self.base_url + "/models", headers={"Authorization": f"Bearer {self.api_key}"})
@@ -169,6 +204,21 @@ class OpenAIEngine:
         if not models:
             raise RuntimeError(f"{self.base_url}/models lists no model; pass model=")
         return models[0]["id"]
+
+
+class _Transient(Exception):
+    """A failure worth a retry; `retry_after` is the server's hint in seconds, when it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _restore_stop(content: str, stops: Sequence[str], stop_reason: Any) -> str | None:

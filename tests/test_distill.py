@@ -236,8 +236,9 @@ def test_a_scripted_teacher_right_wrong_malformed_slow_and_erroring(tmp_path, te
     assert json.loads((out / "report.json").read_text())["rows"] == 10
 
     # Changing how samples are drawn into the same folder is refused; changing what is kept is not.
-    from thinktune.config import ConfigError
     import dataclasses
+
+    from thinktune.config import ConfigError
 
     with pytest.raises(ConfigError, match="temperature"):
         _run(dataclasses.replace(cfg, temperature=0.3))

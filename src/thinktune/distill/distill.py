@@ -257,9 +257,7 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
     """Distill `cfg.teacher` on `cfg.questions` questions into `RUN/data.jsonl`; returns the `Run`."""
     out = Path(cfg.output_dir)
     questions = load_questions(cfg)
-    data_spec = cfg.data or f"task:{cfg.task}"
-    teacher_parent = parent or (cfg.teacher if not _is_http(cfg.teacher) else None)
-    with job_run(out, "distill", cfg, reporter, parent=teacher_parent,
+    with job_run(out, "distill", cfg, reporter, parent=parent,  # else the teacher's run, when it is one
                  model=None if _is_http(cfg.teacher) else cfg.teacher,
                  data=cfg.data if cfg.data and not cfg.data.startswith(("hf:", "builtin:")) else None) as writer:
         t0 = time.perf_counter()

@@ -244,6 +244,11 @@ def test_a_scripted_teacher_right_wrong_malformed_slow_and_erroring(tmp_path, te
         _run(dataclasses.replace(cfg, temperature=0.3))
     _run(dataclasses.replace(cfg, keep=1))
     assert json.loads((out / "report.json").read_text())["rows"] == 5
+    before = sum(teacher.requests.values())
+    _run(dataclasses.replace(cfg, keep=1, verify=False, prefer="first"))  # the saved samples, judged again
+    assert sum(teacher.requests.values()) == before
+    unfiltered = read_examples(out / "data.jsonl")
+    assert len(unfiltered) == 6 and all(not r.meta["verified"] and r.answer == "5" for r in unfiltered)
 
 
 def test_cancel_then_resume_asks_every_question_once(tmp_path, teacher):

@@ -58,6 +58,8 @@ class _LinedDict(dict):
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# a mapping read from YAML (a dict-typed field: `task_options: {}`) is saved back as a plain mapping
+yaml.SafeDumper.add_representer(_LinedDict, yaml.representer.SafeRepresenter.represent_dict)
 
 
 def read_yaml(path: str | Path) -> dict:

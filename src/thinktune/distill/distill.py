@@ -70,6 +70,10 @@ def load_questions(cfg: DistillConfig) -> list[Example]:
         examples = unique
     if not examples:
         raise ConfigError(f"{cfg.data or cfg.task}: no questions")
+    ids = [question_id(ex) for ex in examples]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]
+        raise ConfigError(f"{cfg.data or cfg.task}: questions share ids ({', '.join(dupes)}); give each row its own id")
     return examples
 
 
@@ -188,6 +192,17 @@ def make_teacher(spec: str, cfg: DistillConfig) -> Any:
     return make_engine(spec, dtype=cfg.dtype)
 
 
+def token_counter(spec: str) -> Callable[[str], int]:
+    """Tokens of a text as the teacher counts them: its tokenizer for a local model, ~4 characters per token
+    for an endpoint (what `OpenAIEngine.count_tokens` assumes without a tokenizer)."""
+    if _is_http(spec):
+        return lambda text: max(1, round(len(text) / 4)) if text else 0
+    from thinktune.models import load_tokenizer
+
+    tok = load_tokenizer(spec)
+    return lambda text: len(tok.encode(text, add_special_tokens=False)) if text else 0
+
+
 def _is_http(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
@@ -275,7 +290,7 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
                 records[rec["id"]] = rec
         engine = make_teacher(cfg.teacher, cfg) if hard else None
         teacher_name = cfg.teacher.split("#")[0] if _is_http(cfg.teacher) else cfg.teacher
-        count = engine.count_tokens if engine is not None else (lambda text: len(text.split()))
+        count = token_counter(cfg.teacher)
         errors: list[str] = []
         if reporter is not None:
             reporter.begin("distill", total=len(questions), unit="question", initial=len(questions) - len(hard))
@@ -307,6 +322,11 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
         if errors and len(errors) == len(hard):
             raise RuntimeError(f"the teacher failed on every question asked ({len(errors)}); first error in "
                                f"{out / ERRORS}")
+        # every saved sample is judged again under this run's filters (changing them needs no new samples)
+        by_id = {question_id(ex): ex for ex in questions}
+        for qid, rec in records.items():
+            if rec.get("samples") and qid in by_id:
+                rec["samples"] = judge_samples(by_id[qid], rec["samples"], cfg, count)
         rows, capped = build_rows(questions, records, cfg, teacher_name)
         mixed = _mix_rows(cfg)
         from thinktune.data.readers import write_examples

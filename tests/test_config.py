@@ -105,3 +105,13 @@ def test_describe_lists_every_field_with_help():
     assert rows["learning_rate"] == "peak learning rate"
     assert rows["lora.r"] == "LoRA rank"
     assert set(rows) >= {"job", "max_steps", "lora.enabled", "lora.target_modules"}
+
+
+def test_a_mapping_read_from_yaml_saves_back(tmp_path):
+    """`task_options: {}` comes back from YAML as the loader's line-tracking dict: saving must still work."""
+    from thinktune.compare.config import CompareConfig
+
+    (tmp_path / "c.yaml").write_text("task_options: {ops: 2}\nmix_key: ''\n")
+    cfg = load_config(CompareConfig, tmp_path / "c.yaml")
+    save_config(cfg, tmp_path / "saved.yaml")
+    assert load_config(CompareConfig, tmp_path / "saved.yaml").task_options == {"ops": 2}

@@ -46,3 +46,37 @@ def test_sft_config_data_resolves(path):
     cfg = load_config(SFTJobConfig, path)
     source = resolve_data(cfg.data)
     assert source.startswith("hf:") or Path(source).is_file()
+
+
+# ------------------------------------------------------------ recipes and pipelines (subfolders)
+RECIPE_KINDS = {"sky_t1": "pipeline", "s1": "pipeline", "tinyzero": "grpo", "journey": "sft"}
+NESTED = sorted([*CONFIGS.glob("recipes/*.yaml"), *CONFIGS.glob("pipelines/*.yaml")])
+
+
+def _kind(path: Path) -> str:
+    if path.parent.name == "pipelines":
+        return "pipeline"
+    assert path.stem in RECIPE_KINDS, f"{path.name}: add it to RECIPE_KINDS with its job kind"
+    return RECIPE_KINDS[path.stem]
+
+
+def test_the_recipes_and_the_r1_pipeline_are_shipped():
+    names = {p.relative_to(CONFIGS).as_posix() for p in NESTED}
+    assert {"pipelines/r1.yaml", *(f"recipes/{k}.yaml" for k in RECIPE_KINDS)} <= names
+
+
+@pytest.mark.parametrize("path", NESTED, ids=[p.relative_to(CONFIGS).as_posix() for p in NESTED])
+def test_nested_config_loads_and_every_stage_resolves(path):
+    from thinktune.jobs import load_job_config
+
+    kind = _kind(path)
+    cfg = load_job_config(kind, path)
+    if kind == "pipeline":
+        from thinktune.pipeline.pipeline import resolve, stage_config
+
+        for i, stage in enumerate(cfg.stages):
+            values = resolve(stage, i, cfg, Path(cfg.output_dir))
+            stage_cfg = stage_config(stage, values)  # every key is one the stage's job knows
+            for key, value in stage.config.items():
+                if isinstance(value, (int, float, bool)) and not isinstance(getattr(stage_cfg, key), dict):
+                    assert getattr(stage_cfg, key) == value, f"{stage.name}.{key}"

@@ -329,3 +329,14 @@ def test_distill_from_a_live_thinktune_serve(tmp_path, tokenizer):
     assert all(s["reject"] == "format" for r in records for s in r["samples"])
     traces = (tmp_path / "serve" / "traces.jsonl").read_text().splitlines()
     assert len(traces) == 4  # one request per question, n=3 choices each
+
+
+def test_mixed_difficulties_are_split_evenly_with_unique_ids():
+    from thinktune.distill.distill import category_key, load_questions
+
+    cfg = DistillConfig(task="word_problems", questions=7, mix_key="steps", mix_values=[2, 3, 4])
+    qs = load_questions(cfg)
+    assert [q.meta["steps"] for q in qs] == [2, 2, 2, 3, 3, 4, 4] and len({q.meta["id"] for q in qs}) == 7
+    assert category_key(cfg) == "steps"
+    with pytest.raises(ValueError, match="mix_key and mix_values"):
+        DistillConfig(task="word_problems", mix_key="steps")

@@ -23,6 +23,10 @@ class DistillConfig:
         "help": "questions from a task (arithmetic, countdown, word_problems, gsm8k, rg:NAME, jsonl:PATH); "
                 "empty when `data` is given"})
     task_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "the task's options"})
+    mix_key: str | None = field(default=None, metadata={
+        "help": "a task option varied to mix difficulties (ops, steps...): `questions` split evenly over "
+                "mix_values, and the per-category report and cap use it unless category_key says otherwise"})
+    mix_values: list[Any] = field(default_factory=list, metadata={"help": "values of mix_key, in equal shares"})
     split: str = field(default="train", metadata={"help": "task split the questions come from"})
     data: str | None = field(default=None, metadata={
         "help": "questions (with gold answers) from a dataset in any form `thinktune data` reads, instead of a task"})
@@ -76,7 +80,9 @@ class DistillConfig:
             raise ValueError(f"keep ({self.keep}) cannot exceed samples ({self.samples})")
         if bool(self.task) == bool(self.data):
             raise ValueError("give exactly one of task and data (set the other to null)")
-        if self.max_per_category is not None and not self.category_key:
+        if bool(self.mix_key) != bool(self.mix_values) or (self.mix_key and self.data):
+            raise ValueError("mix_key and mix_values go together, with a task (not data)")
+        if self.max_per_category is not None and not (self.category_key or self.mix_key):
             raise ValueError("max_per_category needs category_key")
         if self.max_thinking_tokens is not None and self.max_thinking_tokens < self.min_thinking_tokens:
             raise ValueError("max_thinking_tokens must be at least min_thinking_tokens")

@@ -55,7 +55,17 @@ def load_questions(cfg: DistillConfig) -> list[Example]:
         else:
             from thinktune.tasks import load_task
 
-            examples = load_task(cfg.task, split=cfg.split, n=cfg.questions, seed=cfg.seed, **cfg.task_options)
+            if cfg.mix_key:
+                examples = []
+                for j, value in enumerate(cfg.mix_values):
+                    n = cfg.questions // len(cfg.mix_values) + (j < cfg.questions % len(cfg.mix_values))
+                    for ex in load_task(cfg.task, split=cfg.split, n=n, seed=cfg.seed,
+                                        **{**cfg.task_options, cfg.mix_key: value}):
+                        ex.meta[cfg.mix_key] = value  # ids are per value: make them unique across the mix
+                        ex.meta["id"] = f"{ex.meta.get('id', question_id(ex))}-{cfg.mix_key}{value}"
+                        examples.append(ex)
+            else:
+                examples = load_task(cfg.task, split=cfg.split, n=cfg.questions, seed=cfg.seed, **cfg.task_options)
     except (ValueError, FileNotFoundError) as e:
         raise ConfigError(f"{cfg.data or 'task ' + str(cfg.task)}: {e}") from None
     examples = examples[: cfg.questions]
@@ -85,6 +95,10 @@ def question_id(ex: Example) -> str:
 
 def category_of(ex: Example, key: str | None) -> str | None:
     return None if not key or ex.meta.get(key) is None else str(ex.meta[key])
+
+
+def category_key(cfg: DistillConfig) -> str | None:
+    return cfg.category_key or cfg.mix_key
 
 
 # ----------------------------------------------------------------------------------- judging (pure)
@@ -284,7 +298,7 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
         hard_ids = {question_id(ex) for ex in hard}
         for ex in todo:
             if question_id(ex) not in hard_ids:  # the student already answers it: nothing to teach (s1's difficulty filter)
-                rec = {"id": question_id(ex), "category": category_of(ex, cfg.category_key), "skipped": "easy",
+                rec = {"id": question_id(ex), "category": category_of(ex, category_key(cfg)), "skipped": "easy",
                        "samples": []}
                 append_jsonl(out / SAMPLES, rec)
                 records[rec["id"]] = rec
@@ -305,7 +319,7 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
                 return
             samples = judge_samples(ex, comps or [], cfg, count)
             rec = {"id": qid, "question": ex.question, "answer": ex.answer, "verifier": ex.verifier,
-                   "category": category_of(ex, cfg.category_key), "samples": samples}
+                   "category": category_of(ex, category_key(cfg)), "samples": samples}
             append_jsonl(out / SAMPLES, rec)
             records[qid] = rec
             done_now[0] += 1
@@ -471,7 +485,7 @@ def report_markdown(r: dict[str, Any], cfg: DistillConfig) -> str:
         + (f"; {r['mixed_rows']} mixed-in rows" if r["mixed_rows"] else "")
         + (f"; capped per category: {r['capped']}" if r["capped"] else ""),
         f"- {r['wall_s']} s" + (f", {r['retried_requests']} requests retried" if r["retried_requests"] else ""),
-        "", f"| {cfg.category_key or 'category'} | questions | samples | correct | accepted | rows | skipped (easy) |",
+        "", f"| {category_key(cfg) or 'category'} | questions | samples | correct | accepted | rows | skipped (easy) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in r["by_category"].items():

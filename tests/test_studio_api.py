@@ -169,6 +169,17 @@ def test_served_traces_are_listed_and_a_flywheel_round_runs_on_them(studio, writ
     assert client.get("/api/flywheel").json() == {"registry": None}  # no round yet
 
 
+def test_a_distill_job_runs_in_the_worker_and_its_data_stays_home(studio):
+    client, home, _ = studio
+    error(client.post("/api/jobs", json={"kind": "distill", "config": {"teacher": "tiny", "task": None,
+                                                                        "data": "/etc/hostname"}}), 422, "config.data")
+    job = client.post("/api/jobs", json={"kind": "distill", "config": {
+        "teacher": "tiny", "task": "arithmetic", "questions": 2, "samples": 2, "max_new_tokens": 4}}).json()
+    done = wait_for(client, job["id"], ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done
+    assert (Path(done["run_dir"]) / "samples.jsonl").read_text().count("\n") == 2
+
+
 def test_cross_site_requests_and_paths_outside_the_home_are_refused(studio):
     client, home, _ = studio
     evil = {"Origin": "http://evil.example", "content-type": "text/plain"}

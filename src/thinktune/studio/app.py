@@ -52,7 +52,7 @@ from thinktune.studio.store import TERMINAL, Store
 from thinktune.studio.worker import Worker, log_tail, progress_of
 
 STATIC = Path(__file__).resolve().parent / "static"
-JOB_KINDS = ("sft", "grpo", "eval", "compare", "flywheel", "score")
+JOB_KINDS = ("sft", "grpo", "eval", "compare", "flywheel", "score", "distill")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -462,7 +462,7 @@ async def new_job(body: Any, store: Store, home: Path) -> dict:
     if kind in ("flywheel", "score"):  # the studio's own served traces and flywheel folder
         config.setdefault("traces", str(home / "serve"))
         config.setdefault("home", str(home / "flywheel"))
-    for key in ("home", "traces", "data", "existing_data"):  # what a job writes to, or trains on: the studio's
+    for key in ("home", "traces", "data", "existing_data", "mix_data"):  # what a job writes to or reads: the studio's
         _studio_path(config.get(key), home, f"config.{key}")
     dataset_id, snapshot_id = body.get("dataset_id"), body.get("snapshot_id")
     if snapshot_id is not None:

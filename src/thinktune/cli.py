@@ -14,7 +14,7 @@ import sys
 
 from thinktune.errors import UserError  # noqa: F401 - re-exported: `thinktune.cli.UserError`
 
-COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "runs", "serve", "traces", "flywheel", "studio", "export", "distill", "pipeline")
+COMMANDS = ("train", "chat", "data", "models", "eval", "compare", "advise", "runs", "serve", "traces", "flywheel", "studio", "export", "distill", "pipeline", "plan")
 
 
 def build_parser() -> argparse.ArgumentParser:

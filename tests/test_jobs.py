@@ -73,12 +73,20 @@ def runs_root(tmp_path_factory):
         "reference_options={ops: 1, digits: 1}", "reference_size=100", "held_out_options={ops: 1, digits: 1}",
         "held_out_size=2", "max_new_tokens=4", "progress=false", f"output_dir={root / 'flywheel'}",
         "sft={max_steps: 1, batch_size: 2, max_length: 128}"]))
+    done["distill"] = run_job("distill", load_job_config("distill", None, [
+        f"teacher={root / 'grpo'}", "task=arithmetic", "questions=2", "samples=2", "max_new_tokens=4",
+        "progress=false", f"output_dir={root / 'distill'}"]))
+    done["pipeline"] = run_job("pipeline", load_job_config("pipeline", None, [
+        "model=tiny", f"output_dir={root / 'pipeline'}", "progress=false", "held_out={limit: 2, max_new_tokens: 4}",
+        "stages=[{name: s, kind: sft, config: {data: builtin:arith_sample, limit: 4, val_fraction: 0.0, "
+        "batch_size: 2, max_steps: 1, max_length: 128, save_steps: 0}}]"]))
     return root, done
 
 
 def test_the_registry_lists_every_kind_and_its_configs_load_without_torch():
-    assert set(JOBS) == {"sft", "grpo", "eval", "compare", "flywheel", "score"}
-    with pytest.raises(UserError, match="unknown job kind 'nope'; known: sft, grpo, eval, compare, flywheel, score"):
+    assert set(JOBS) == {"sft", "grpo", "eval", "compare", "flywheel", "score", "distill", "pipeline"}
+    with pytest.raises(UserError, match="unknown job kind 'nope'; known: sft, grpo, eval, compare, flywheel, score, "
+                                        "distill, pipeline"):
         get_job("nope")
     code = ("import sys, thinktune.jobs as j\n[k.config_class() for k in j.JOBS.values()]\n"
             "heavy = [m for m in ('torch', 'transformers', 'trl') if m in sys.modules]\nprint(heavy)")
@@ -116,6 +124,11 @@ def test_every_kind_leaves_its_run_folder(runs_root, kind):
         assert len(list(read_jsonl(run.folder / "samples.jsonl"))) == 2
         assert json.loads((run.folder / "eval.json").read_text())["max_new_tokens"] == 4
         assert run.metrics["n_questions"] == 2 and "strict_accuracy" in run.metrics
+    if kind == "distill":
+        assert run.parent == str(root / "grpo") and len(list(read_jsonl(run.folder / "samples.jsonl"))) == 2
+    if kind == "pipeline":
+        assert json.loads((run.folder / "lineage.json").read_text())["stages"][0]["status"] == "succeeded"
+        assert Run.load(run.folder / "stages" / "01-s").parent is None and "held_out" in run.metrics
     if kind == "score":
         assert run.metrics["verifier"] == 4 and len(list(read_jsonl(root / "serve" / "scores.jsonl"))) == 4
     if kind == "flywheel":
@@ -142,7 +155,9 @@ def test_lineage_links_each_run_to_the_one_it_started_from(runs_root, capsys):
     assert shown.index(str(root / "grpo")) < shown.index(str(root / "sft")) and "base model: tiny" in shown
     assert cli.main(["runs", "list", str(root)]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 1 + 9  # header + sft, grpo, eval, compare, its two variants, score, flywheel, its training
+    # header + sft, grpo, eval, compare, its two variants, score, flywheel, its training, distill, pipeline, its
+    # stage and its two held-out evals
+    assert len(listed) == 1 + 14
     row = next(line for line in listed if line.startswith(str(root / "grpo") + " "))
     assert " grpo " in row and " succeeded " in row and str(root / "sft") in row and "reward=" in row
     assert cli.main(["runs", "show", str(root / "nothing")]) == 2

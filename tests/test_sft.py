@@ -182,7 +182,9 @@ def test_reasoning_job_on_rows_without_reasoning_names_the_row(tmp_path):
 
 
 def test_unknown_builtin_dataset_lists_the_known_ones(tmp_path):
-    with pytest.raises(ConfigError, match="builtin:arith_sample"):
+    from thinktune.errors import UserError
+
+    with pytest.raises(UserError, match="builtin:arith_sample"):
         load_split(config(tmp_path, data="builtin:nope"))
 
 

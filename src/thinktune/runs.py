@@ -117,11 +117,28 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------ a run in progress
-class RunWriter:
-    """The handle a job writes through while it runs (see `job_run`)."""
+def process_rank() -> int:
+    """This process's rank in a multi-process launch (`accelerate launch`, `torchrun` set `RANK`); 0 alone."""
+    try:
+        return int(os.environ.get("RANK", "0") or 0)
+    except ValueError:
+        return 0
 
-    def __init__(self, folder: Path, kind: str, reporter: Any) -> None:
-        self.folder, self.kind, self.reporter = folder, kind, reporter
+
+def is_main_process() -> bool:
+    """True for the one process that writes the run folder (rank 0, or the only process)."""
+    return process_rank() == 0
+
+
+class RunWriter:
+    """The handle a job writes through while it runs (see `job_run`).
+
+    In a multi-process launch only the main process writes (`main`); the others get a writer whose
+    writes are no-ops, so every process runs the same recipe code.
+    """
+
+    def __init__(self, folder: Path, kind: str, reporter: Any, main: bool = True) -> None:
+        self.folder, self.kind, self.reporter, self.main = folder, kind, reporter, main
         self.metrics: dict[str, Any] = {}
         self.status = "running"
 
@@ -135,6 +152,8 @@ class RunWriter:
 
     def event(self, event: str, message: str = "", **data: Any) -> None:
         """Append an event (`start`, `alarm`, `cancel`...) to `events.jsonl` and pass it to the reporter."""
+        if not self.main:
+            return
         append_jsonl(self.folder / EVENTS, {"time": _now(), "event": event,
                                             **({"message": message} if message else {}), **data})
         if self.reporter is not None:
@@ -142,6 +161,8 @@ class RunWriter:
 
     def log_metrics(self, row: dict[str, Any]) -> None:
         """Append one metrics row (it should carry its `step`)."""
+        if not self.main:
+            return
         append_jsonl(self.metrics_path, row)
 
     def cancel_requested(self) -> bool:
@@ -154,6 +175,8 @@ class RunWriter:
 
     def update(self, **fields: Any) -> None:
         """Merge `fields` into the manifest."""
+        if not self.main:
+            return
         data = read_manifest(self.folder) or {}
         write_json(self.folder / MANIFEST, {**data, **fields})
 
@@ -174,6 +197,17 @@ def job_run(folder: str | Path, kind: str, config: Any, reporter: Any = None, *,
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder}: is a file; give a folder for the run (output_dir / --out)")
+    if not is_main_process():  # another process of a multi-process launch: rank 0 keeps the folder
+        if reporter is not None:
+            reporter.watch(folder)
+        try:
+            yield RunWriter(folder, kind, reporter, main=False)
+        except JobCancelled:
+            pass
+        finally:
+            if reporter is not None:
+                reporter.unwatch(folder)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     _take_lock(folder)
     writer = RunWriter(folder, kind, reporter)

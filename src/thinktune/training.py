@@ -152,12 +152,13 @@ class JobCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.t_begin, self.step_begin = time.perf_counter(), state.global_step
-        if self.writer.reporter is not None:
+        if self.writer.reporter is not None and self.writer.main:
             self.writer.reporter.begin(self.title, total=state.max_steps, unit="step", initial=state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
         self._report(state)
-        if self.writer.cancel_requested() and state.global_step < state.max_steps:
+        # every process of a multi-process launch must stop at the same step: the decision is shared
+        if any_process(self.writer.cancel_requested()) and state.global_step < state.max_steps:
             control.should_save = True
             control.should_training_stop = True
             self.cancelled_at = state.global_step
@@ -167,11 +168,11 @@ class JobCallback(TrainerCallback):
         self._report(state)
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.writer.reporter is not None:
+        if self.writer.reporter is not None and self.writer.main:
             self.writer.reporter.end()
 
     def _report(self, state) -> None:
-        if self.writer.reporter is None:
+        if self.writer.reporter is None or not self.writer.main:
             return
         done = state.global_step - getattr(self, "step_begin", 0)
         elapsed = time.perf_counter() - getattr(self, "t_begin", time.perf_counter())
@@ -183,6 +184,18 @@ class JobCallback(TrainerCallback):
             self.writer.event("cancel", f"stopped at step {self.cancelled_at}; rerun to resume",
                               step=self.cancelled_at, checkpoint=f"checkpoint-{self.cancelled_at}")
             raise JobCancelled(f"cancelled at step {self.cancelled_at}")
+
+
+def any_process(flag: bool) -> bool:
+    """`flag` or'ed over every process of a multi-process launch (itself when alone)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def checkpoint_loads(path: Path) -> str | None:
@@ -250,5 +263,5 @@ class ConfigBesideCheckpoint(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
+        if folder.is_dir() and state.is_world_process_zero:
             save_config(self.cfg, folder / "config.yaml")

@@ -115,8 +115,10 @@ def run(cfg: GRPOJobConfig, reporter: Reporter | None = None, *, parent: str | P
     if cfg.resume:
         check_resumable(cfg, last_checkpoint(out), RESUME_KEYS)
     with job_run(out, "grpo", cfg, reporter, parent=parent, model=cfg.model) as writer:
-        last = resume_point(out, writer, logs=("metrics.jsonl", COMPLETIONS)) if cfg.resume else None
-        save_config(cfg, out / "config.yaml")
+        logs = ("metrics.jsonl", COMPLETIONS) if writer.main else ()  # several processes: rank 0 writes
+        last = resume_point(out, writer, logs=logs) if cfg.resume else None
+        if writer.main:
+            save_config(cfg, out / "config.yaml")
         job = JobCallback(writer, "grpo")  # progress to the reporter; a cancel stops at a step boundary
         trainer, monitor = build_trainer(cfg, writer, callbacks=[job])
         if last is not None:
@@ -128,6 +130,8 @@ def run(cfg: GRPOJobConfig, reporter: Reporter | None = None, *, parent: str | P
         job.raise_if_cancelled()
         writer.metrics.update(steps=trainer.state.global_step, alarms_fired=sorted(monitor.ever_fired),
                               **monitor.summary())
+        if not writer.main:
+            return Run(out, "grpo", "running")
         save_grpo_final(trainer, cfg, out / FINAL)
     return Run.load(out)
 
@@ -268,6 +272,9 @@ class GRPOMonitor(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
+        if self.writer is not None and not self.writer.main:  # several processes: rank 0 records (its rows)
+            self.batches.clear()
+            return
         if "train_loss" in logs:  # the trainer's closing summary, not a step
             summary = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
             if self.writer is not None:

@@ -46,6 +46,7 @@ from thinktune.runs import (
     BASE_FILE,  # noqa: F401 - re-exported for older imports
     FINAL,
     MERGED,
+    METRICS,
     Run,
     RunWriter,
     checkpoint_step,
@@ -80,11 +81,11 @@ def run(cfg: SFTJobConfig, reporter: Reporter | None = None, *, parent: str | Pa
     if cfg.resume:
         check_resumable(cfg, last_checkpoint(out), RESUME_KEYS)
     with job_run(out, "sft", cfg, reporter, parent=parent, model=cfg.model, data=cfg.data) as writer:
-        last = resume_point(out, writer) if cfg.resume else None
-        save_config(cfg, out / "config.yaml")
-
+        last = resume_point(out, writer, logs=() if not writer.main else (METRICS,)) if cfg.resume else None
         snap = load_split(cfg)
-        save_snapshot(snap, out / "snapshots")  # the exact rows this run saw, named by their hash
+        if writer.main:  # in a multi-process launch, rank 0 writes the folder
+            save_config(cfg, out / "config.yaml")
+            save_snapshot(snap, out / "snapshots")  # the exact rows this run saw, named by their hash
         job = JobCallback(writer, f"sft {cfg.job}")  # progress to the reporter; a cancel stops at a step
         trainer = build_trainer(cfg, snap, writer, callbacks=[job])
         writer.event("data", snapshot=snap.id, train_rows=len(snap.train), val_rows=len(snap.validation),
@@ -94,6 +95,8 @@ def run(cfg: SFTJobConfig, reporter: Reporter | None = None, *, parent: str | Pa
         if snap.validation:
             trainer.evaluate()  # eval_loss goes to metrics.jsonl through the logger callback
 
+        if not writer.main:
+            return Run(out, "sft", "running")
         final = save_model(trainer.model, trainer.processing_class, out / FINAL, config=cfg, base=cfg.model,
                            job=cfg.job)
         if cfg.merge and (final / "adapter_config.json").is_file():

@@ -265,3 +265,28 @@ def test_grpo_smoke_full_finetune_with_kl(tmp_path, monkeypatch):
     after, _ = load_model(str(out / "final"))
     changed = [n for n, p in after.named_parameters() if not torch.equal(p, before.state_dict()[n])]
     assert changed
+
+
+def test_thinktune_rollouts_train_and_a_seed_reproduces_the_completions(tmp_path):
+    """`rollouts: thinktune`: the completions come from thinktune's engine through TRL's rollout_func, G per
+    prompt within the budget; the same seed gives the same completions; the adapter trains."""
+    from thinktune.jobs import load_job_config, run_job
+    from thinktune.recipes.rollouts import group_prompts
+
+    assert group_prompts(["a", "a", "b", "b", "a"]) == [("a", 2), ("b", 2), ("a", 1)]
+    settings = ["model=tiny", "max_completion_length=8", "prompts_per_step=2", "num_generations=4", "train_size=8",
+                "learning_rate=0.01", "task_options={ops: 1, digits: 1}", "sample_completions=8", "max_steps=2",
+                "rollouts=thinktune"]
+    texts = []
+    for name in ("a", "b"):
+        run = run_job("grpo", load_job_config("grpo", None, [*settings, f"output_dir={tmp_path / name}"]))
+        assert run.status == "succeeded"
+        rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows] == [1, 2] and all(0 < r["completion_length_max"] <= 8 for r in rows)
+        samples = [json.loads(line) for line in (tmp_path / name / "completions.jsonl").read_text().splitlines()]
+        assert len(samples) == 16 and len({s["completion"] for s in samples}) > 1
+        texts.append([s["completion"] for s in samples])
+    assert texts[0] == texts[1]
+    other = run_job("grpo", load_job_config("grpo", None, [*settings, "seed=1", f"output_dir={tmp_path / 'c'}"]))
+    assert other.status == "succeeded"
+    assert [json.loads(line)["completion"] for line in (tmp_path / "c" / "completions.jsonl").read_text().splitlines()] != texts[0]

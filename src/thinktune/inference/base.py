@@ -75,6 +75,7 @@ class Completion:
         reasoning: the reasoning a server returned in a separate field (already folded into `text` as a
             `<think>` block), None otherwise.
         stop: the stop string that ended it, if any.
+        token_ids: the generated token ids (the ending EOS not included), when the engine has them.
     """
 
     text: str
@@ -84,6 +85,7 @@ class Completion:
     logprob: float | None = None
     reasoning: str | None = None
     stop: str | None = None
+    token_ids: list[int] | None = field(default=None, repr=False)
 
     @property
     def mean_logprob(self) -> float | None:

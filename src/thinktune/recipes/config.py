@@ -177,6 +177,10 @@ class GRPOJobConfig:
     sample_completions: int = field(default=4, metadata={
         "help": "completions per step written to RUN/completions.jsonl with their rewards (0: none)"})
     use_vllm: bool = field(default=False, metadata={"help": "generate with vLLM (colocated; needs a GPU and vllm)"})
+    rollouts: Literal["trl", "thinktune"] = field(default="trl", metadata={
+        "help": "who samples the completions without vLLM: trl (transformers generate) or thinktune (its own "
+                "engine through TRL's rollout_func: prefill once per prompt, finished rows dropped; "
+                "benchmarks/grpo_speed.py measures both)"})
     report_to: list[str] = field(default_factory=list, metadata={
         "help": "experiment trackers to log to (tensorboard, trackio, wandb, mlflow); thinktune's accuracy, "
                 "format rate and alarms are logged there too, under thinktune/"})

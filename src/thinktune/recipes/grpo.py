@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -191,6 +192,13 @@ def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
         vllm_mode="colocate",
         log_completions=False,
     ), cfg.report_to, cfg.trainer_args)
+    rollout = None
+    if cfg.rollouts == "thinktune" and not cfg.use_vllm:
+        from thinktune.recipes.rollouts import EngineRollouts
+
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
+        rollout = EngineRollouts(tokenizer, temperature=cfg.temperature, top_p=cfg.top_p,
+                                 max_new_tokens=cfg.max_completion_length, seed=cfg.seed)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[monitor.wrap(f) for f in funcs],
@@ -199,6 +207,7 @@ def build_trainer(cfg: GRPOJobConfig, writer: RunWriter | None = None,
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[monitor, ConfigBesideCheckpoint(cfg), *(callbacks or [])],
+        rollout_func=rollout,
     )
     # the monitor first: its on_log adds thinktune's metrics to the logs every tracker callback then sees
     trainer.remove_callback(monitor)

@@ -289,7 +289,7 @@ class HFEngine:
         if stop is not None:
             reason = "stop"
         return Completion(text=text, tokens=len(tokens), finish_reason=reason, latency_s=elapsed,
-                          logprob=logprob, stop=stop)
+                          logprob=logprob, stop=stop, token_ids=list(tokens))
 
     # --------------------------------------------------------------------------------- plain path
     def _run_plain(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float,

@@ -302,3 +302,20 @@ def test_word_problems_have_whole_results_checkable_steps_and_disjoint_splits(st
         assert check_answer(ex, ex.answer) == 1.0 and check_answer(ex, str(int(ex.answer) + 1)) == 0.0
     with pytest.raises(ValueError, match="steps must be from 1 to 6"):
         load_task("word_problems", steps=9)
+
+
+def test_word_problems_feed_grpo_and_eval():
+    """The word-problem task as GRPO's training prompts (with the columns its accuracy reward reads) and as
+    the eval job's questions."""
+    from thinktune.evaluation.config import EvalJobConfig
+    from thinktune.recipes.config import GRPOJobConfig
+    from thinktune.recipes.grpo import build_dataset
+    from thinktune.rewards.accuracy import accuracy
+
+    ds = build_dataset(GRPOJobConfig(task="word_problems", task_options={"steps": 2}, train_size=6))
+    assert len(ds) == 6 and ds[0]["prompt"][-1]["content"].endswith("?")
+    rewards = accuracy([ds[0]["prompt"]], [[{"role": "assistant", "content": f"<think>x</think><answer>{ds[0]['answer']}</answer>"}]],
+                       answer=[ds[0]["answer"]], verifier=[ds[0]["verifier"]], meta=[ds[0]["meta"]])
+    assert rewards == [1.0]
+    cfg = EvalJobConfig(task="word_problems", task_options={"steps": 4}, limit=3)
+    assert len(load_task(cfg.task, split=cfg.split, n=cfg.limit, **cfg.task_options)) == 3

@@ -220,7 +220,7 @@ def test_a_scripted_teacher_right_wrong_malformed_slow_and_erroring(tmp_path, te
         ("flaky", "2 + 2 = 4"), ("flaky", "two and two make 4 in all"),
         ("right", "2 + 2 = 4"), ("right", "two and two make 4 in all"),
         ("slow", "2 + 2 = 4"), ("slow", "two and two make 4 in all")]
-    assert all(r.meta["verified"] and r.meta["teacher"] == teacher.url and r.meta["tokens"] > 0 for r in rows)
+    assert all(r.meta["verified"] and r.meta["teacher"] == teacher.url + "#teacher" and r.meta["tokens"] > 0 for r in rows)
     report = json.loads((out / "report.json").read_text())
     assert report["failed_questions"] == 2 and report["samples"] == 20 and report["rows"] == 6
     assert report["acceptance_rate"] == pytest.approx(6 / 20)

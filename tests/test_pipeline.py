@@ -165,3 +165,27 @@ def test_bad_pipelines_are_refused_before_anything_runs(tmp_path, stages, messag
         cfg = load_job_config("pipeline", _write(tmp_path, {"model": "tiny", "stages": stages, "output_dir": str(out)}))
         run_job("pipeline", cfg)
     assert not out.exists()
+
+
+def test_a_rerun_skips_what_is_done_and_a_changed_stage_reruns_with_everything_after_it(tmp_path):
+    out = tmp_path / "run"
+    small = {**TINY_SFT, "max_steps": 1, "save_steps": 0}
+    data = {"model": "tiny", "output_dir": str(out), "progress": False,
+            "stages": [{"name": "a", "kind": "sft", "config": small}, {"name": "b", "kind": "sft", "config": small}],
+            "held_out": {"task": "arithmetic", "limit": 2, "max_new_tokens": 4, "base": False}}
+    assert run_job("pipeline", load_job_config("pipeline", _write(tmp_path, data))).ok
+    starts = {n: _events(out / "stages" / f"0{i}-{n}").count("start") for i, n in ((1, "a"), (2, "b"))}
+    evals_b = _events(out / "evals" / "b")
+    # progress is how a run reports, not what it computes: nothing reruns
+    assert run_job("pipeline", load_job_config("pipeline", _write(tmp_path, {**data, "progress": True}))).ok
+    assert _events(out).count("stage_skipped") == 2 and _events(out / "evals" / "b") == evals_b + ["resume", "finish"]
+    # a changed first stage: it and the stage after it train again, and the held-out rows are measured afresh
+    changed = {**data, "stages": [{"name": "a", "kind": "sft", "config": {**small, "learning_rate": 0.02}},
+                                  data["stages"][1]]}
+    assert run_job("pipeline", load_job_config("pipeline", _write(tmp_path, changed))).ok
+    assert _events(out / "stages" / "01-a").count("start") == starts["a"] == 1
+    assert _events(out / "stages" / "02-b").count("start") == starts["b"] == 1  # cleared, then run anew
+    assert Run.load(out / "stages" / "02-b").started > Run.load(out / "stages" / "01-a").started
+    assert _events(out / "evals" / "b").count("resume") == 0  # evaluated afresh
+    # b trained LoRA on top of a's LoRA run: a's adapter was merged in, and b is saved whole
+    assert (out / "stages" / "02-b" / "final" / "config.json").is_file()

@@ -117,8 +117,19 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------ a run in progress
+def world_size() -> int:
+    """Processes in this launch (`accelerate launch` and `torchrun` set `WORLD_SIZE`); 1 alone."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    except ValueError:
+        return 1
+
+
 def process_rank() -> int:
-    """This process's rank in a multi-process launch (`accelerate launch`, `torchrun` set `RANK`); 0 alone."""
+    """This process's rank in a multi-process launch (`RANK`); 0 alone (a stray `RANK` without a
+    `WORLD_SIZE` above 1 is ignored)."""
+    if world_size() == 1:
+        return 0
     try:
         return int(os.environ.get("RANK", "0") or 0)
     except ValueError:
@@ -485,18 +496,20 @@ def portable_base(spec: str) -> str:
     return str(path.resolve()) if path.exists() else spec
 
 
-def save_final(model: Any, tokenizer: Any, folder: str | Path, *, config: Any, base: str, job: str) -> Path:
+def save_final(model: Any, tokenizer: Any, folder: str | Path, *, config: Any, base: str, job: str,
+               state_dict: dict | None = None) -> Path:
     """Save a trained model (adapter or full) + tokenizer + config to `folder`, loadable by `load_model`.
 
     An adapter records the base it was trained on in `base_model_name_or_path` (as `portable_base(base)`)
-    and in `thinktune_base.json` with the job type.
+    and in `thinktune_base.json` with the job type. `state_dict`: the weights gathered from every process
+    when they were sharded (FSDP, DeepSpeed ZeRO-3; see `training.gathered_state`).
     """
     from thinktune.config import save_config
 
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
-    model.save_pretrained(str(folder))
+    model.save_pretrained(str(folder), **({"state_dict": state_dict} if state_dict is not None else {}))
     tokenizer.save_pretrained(str(folder))
     adapter_config = folder / "adapter_config.json"
     if adapter_config.is_file():

@@ -186,6 +186,14 @@ class JobCallback(TrainerCallback):
             raise JobCancelled(f"cancelled at step {self.cancelled_at}")
 
 
+def gathered_state(trainer: Any) -> dict | None:
+    """The full weights when they are sharded across processes (FSDP, DeepSpeed): every process must call
+    this (it gathers); None when each process holds the whole model (one process, DDP)."""
+    if not (getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False)):
+        return None
+    return trainer.accelerator.get_state_dict(trainer.model_wrapped)
+
+
 def any_process(flag: bool) -> bool:
     """`flag` or'ed over every process of a multi-process launch (itself when alone)."""
     import torch.distributed as dist

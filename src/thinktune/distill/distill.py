@@ -22,6 +22,7 @@ What this adds to rejection sampling as TRL or open-r1 do it: per-question resum
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import time
@@ -255,30 +256,30 @@ def generate_batches(engine: Any, questions: Sequence[Example], cfg: DistillConf
                 on_done(ex, _as_dicts(comps), None)
         return
 
-    def ask(index: int, ex: Example) -> list[dict[str, Any]]:
-        return _as_dicts(engine.generate([_prompt(ex, cfg.reasoning)], _params(cfg, n, temperature, cfg.seed + index))[0])
+    def ask(ex: Example) -> list[dict[str, Any]]:  # a question's seed follows it, not its position in the run
+        seed = cfg.seed + int(hashlib.sha256(question_id(ex).encode()).hexdigest()[:8], 16)
+        return _as_dicts(engine.generate([_prompt(ex, cfg.reasoning)], _params(cfg, n, temperature, seed))[0])
 
-    todo = list(enumerate(questions))
-    with ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
-        pending: dict[Any, Example] = {}
-        try:
-            while todo or pending:
-                while todo and len(pending) < cfg.concurrency:
-                    check_cancel()
-                    index, ex = todo.pop(0)
-                    pending[pool.submit(ask, index, ex)] = ex
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    ex = pending.pop(future)
-                    try:
-                        comps = future.result()
-                    except Exception as e:  # noqa: BLE001 - one question's failure is recorded, not fatal
-                        on_done(ex, None, f"{type(e).__name__}: {e}"[:500])
-                    else:
-                        on_done(ex, comps, None)
-        finally:
-            for future in pending:
-                future.cancel()
+    todo = list(questions)
+    pool = ThreadPoolExecutor(max_workers=cfg.concurrency)
+    pending: dict[Any, Example] = {}
+    try:
+        while todo or pending:
+            while todo and len(pending) < cfg.concurrency:
+                check_cancel()
+                ex = todo.pop(0)
+                pending[pool.submit(ask, ex)] = ex
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                ex = pending.pop(future)
+                try:
+                    comps = future.result()
+                except Exception as e:  # noqa: BLE001 - one question's failure is recorded, not fatal
+                    on_done(ex, None, f"{type(e).__name__}: {e}"[:500])
+                else:
+                    on_done(ex, comps, None)
+    finally:  # a cancel or an error does not wait for the requests in flight (their answers are not kept)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -286,11 +287,12 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
     """Distill `cfg.teacher` on `cfg.questions` questions into `RUN/data.jsonl`; returns the `Run`."""
     out = Path(cfg.output_dir)
     questions = load_questions(cfg)
+    settings = _check_same_settings(out, cfg)  # before the manifest is touched: a refused rerun changes nothing
     with job_run(out, "distill", cfg, reporter, parent=parent,  # else the teacher's run, when it is one
                  model=None if _is_http(cfg.teacher) else cfg.teacher,
                  data=cfg.data if cfg.data and not cfg.data.startswith(("hf:", "builtin:")) else None) as writer:
         t0 = time.perf_counter()
-        _check_same_settings(out, cfg)
+        write_json(out / "settings.json", settings)
         student = _student_pass(cfg, questions, out, reporter, writer) if cfg.student else {}
         records = {r["id"]: r for r in _read(out / SAMPLES)}
         todo = [ex for ex in questions if question_id(ex) not in records]
@@ -303,7 +305,9 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
                 append_jsonl(out / SAMPLES, rec)
                 records[rec["id"]] = rec
         engine = make_teacher(cfg.teacher, cfg) if hard else None
-        teacher_name = cfg.teacher.split("#")[0] if _is_http(cfg.teacher) else cfg.teacher
+        teacher_name = cfg.teacher
+        if _is_http(cfg.teacher) and engine is not None:  # the endpoint and the model it served
+            teacher_name = f"{cfg.teacher.split('#')[0]}#{engine.model}"
         count = token_counter(cfg.teacher)
         errors: list[str] = []
         if reporter is not None:
@@ -339,8 +343,10 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
         # every saved sample is judged again under this run's filters (changing them needs no new samples)
         by_id = {question_id(ex): ex for ex in questions}
         for qid, rec in records.items():
-            if rec.get("samples") and qid in by_id:
-                rec["samples"] = judge_samples(by_id[qid], rec["samples"], cfg, count)
+            if qid in by_id:
+                rec["category"] = category_of(by_id[qid], category_key(cfg))  # this run's category_key
+                if rec.get("samples"):
+                    rec["samples"] = judge_samples(by_id[qid], rec["samples"], cfg, count)
         rows, capped = build_rows(questions, records, cfg, teacher_name)
         mixed = _mix_rows(cfg)
         from thinktune.data.readers import write_examples
@@ -362,7 +368,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
     return list(read_jsonl(path)) if path.exists() else []
 
 
-def _check_same_settings(out: Path, cfg: DistillConfig) -> None:
+def _check_same_settings(out: Path, cfg: DistillConfig) -> dict[str, Any]:
     """Samples drawn with other generation settings are not mixed in: refuse, naming the differing keys.
     (Filters, `keep` and `prefer` may change between reruns: they only re-judge the saved samples.)"""
     import json
@@ -377,7 +383,7 @@ def _check_same_settings(out: Path, cfg: DistillConfig) -> None:
         if changed:
             raise ConfigError(f"{out}: holds samples drawn with other settings ({', '.join(changed)}); use "
                               "another output_dir, or delete its samples.jsonl and student.jsonl to start over")
-    write_json(path, now)
+    return now
 
 
 def _student_pass(cfg: DistillConfig, questions: Sequence[Example], out: Path, reporter: Reporter | None,

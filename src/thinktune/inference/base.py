@@ -76,6 +76,7 @@ class Completion:
             `<think>` block), None otherwise.
         stop: the stop string that ended it, if any.
         token_ids: the generated token ids (the ending EOS not included), when the engine has them.
+        eos_id: the end-of-sequence token that ended it (`finish_reason == "eos"`), when the engine knows it.
     """
 
     text: str
@@ -86,6 +87,7 @@ class Completion:
     reasoning: str | None = None
     stop: str | None = None
     token_ids: list[int] | None = field(default=None, repr=False)
+    eos_id: int | None = field(default=None, repr=False)
 
     @property
     def mean_logprob(self) -> float | None:

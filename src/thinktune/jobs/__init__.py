@@ -64,6 +64,9 @@ JOBS: dict[str, JobKind] = {
 }
 
 
+MULTI_PROCESS = ("sft", "grpo")  # kinds that run under `accelerate launch` with several processes
+
+
 def get_job(kind: str) -> JobKind:
     """The registered job kind `kind`; a `UserError` naming the known kinds otherwise."""
     if kind not in JOBS:
@@ -80,6 +83,11 @@ def load_job_config(kind: str, path: str | Path | None = None, overrides: list[s
 def run_job(kind: str, config: Any, reporter: Reporter | None = None, *, parent: str | Path | None = None) -> Run:
     """Run (or resume) a job; returns its `Run`. A cancelled job returns with status `cancelled`."""
     job = get_job(kind)
+    from thinktune.runs import world_size
+
+    if world_size() > 1 and kind not in MULTI_PROCESS:
+        raise UserError(f"a {kind} job runs in one process; launch only {' and '.join(MULTI_PROCESS)} with "
+                        "accelerate launch / torchrun")
     cls = job.config_class()
     if not isinstance(config, cls):
         raise TypeError(f"a {kind} job takes a {cls.__name__}, got {type(config).__name__}")

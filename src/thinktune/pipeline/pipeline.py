@@ -96,9 +96,15 @@ def stage_config(stage: StageSpec, values: dict[str, Any]) -> Any:
         raise ConfigError(f"stage {stage.name} ({stage.kind}): {e}") from None
 
 
+_NOT_COMPARED = ("progress", "output_dir")  # how a stage reports and where: not what it computes
+
+
 def _same_config(folder: Path, cfg: Any) -> bool:
-    saved = (read_manifest(folder) or {}).get("config")
+    saved = dict((read_manifest(folder) or {}).get("config") or {})
     now = json.loads(json.dumps(to_dict(cfg), default=str))
+    for key in _NOT_COMPARED:
+        saved.pop(key, None)
+        now.pop(key, None)
     return saved == now
 
 
@@ -111,18 +117,19 @@ def run(cfg: PipelineConfig, reporter: Reporter | None = None, *, parent: str | 
     configs = [stage_config(s, v) for s, v in zip(cfg.stages, resolved, strict=True)]  # all checked up front
     with job_run(root, "pipeline", cfg, reporter, parent=parent, model=cfg.model) as writer:
         lineage = {"base": cfg.model, "stages": []}
-        rerun_rest = False
+        rerun_rest = False  # once a stage runs, every stage after it runs on its new output
         for i, (stage, stage_cfg) in enumerate(zip(cfg.stages, configs, strict=True)):
             writer.check_cancel()
             folder = stage_folder(root, i, stage)
             prior = Run.load(folder) if read_manifest(folder) else None
-            if prior is not None and prior.ok and not rerun_rest and _same_config(folder, stage_cfg):
+            same = prior is not None and _same_config(folder, stage_cfg)
+            if prior is not None and prior.ok and same and not rerun_rest:
                 writer.event("stage_skipped", f"{stage.name}: done already", stage=stage.name)
                 result = prior
             else:
-                rerun_rest = rerun_rest or (prior is not None and prior.ok)  # a changed stage: its followers too
-                if prior is not None and prior.ok:
-                    _clear(folder)
+                if prior is not None and (prior.ok or not same):
+                    _clear(folder)  # stale (its inputs changed) or made with other settings: from scratch
+                rerun_rest = True
                 writer.event("stage", f"[{i + 1}/{len(cfg.stages)}] {stage.name} ({stage.kind})", stage=stage.name,
                              stage_kind=stage.kind, folder=str(folder))
                 result = run_job(job_kind(stage.kind), stage_cfg, reporter)
@@ -186,16 +193,23 @@ def _wall(run: Run) -> float | None:
 
 # ----------------------------------------------------------------------------------- the comparison
 def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, lineage: dict[str, Any]) -> dict[str, Any]:
-    """Every model of the pipeline (the base, then each sft/grpo stage) greedily on one held-out set."""
+    """Every model of the pipeline (the base, then each sft/grpo stage) greedily on one held-out set.
+
+    A model's evaluation is kept across reruns only while the model and the held-out settings are the
+    same (a retrained stage, or other held-out settings, are evaluated afresh)."""
     from thinktune.evaluation.config import EvalJobConfig
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.jobs import run_job
+    from thinktune.runs import Phase
 
     h = cfg.held_out
     models = ([("base", cfg.model, None)] if h.base else []) + [
         (s["name"], s["run"], s) for s in lineage["stages"] if s["kind"] in MODEL_KINDS]
     rows, questions = [], {}
     for name, model, stage in models:
+        key = {"held_out": dataclasses.asdict(h), "model": model, "trained": (stage or {}).get("ended")}
+        phase = Phase(f"eval {name}", root / "evals" / name, key)
+        phase.begin()  # other held-out settings, or a model trained again since: evaluated afresh
         ecfg = EvalJobConfig(model=model, task=h.task, task_options=dict(h.task_options), split=h.split, limit=h.limit,
                              max_new_tokens=h.max_new_tokens, batch_size=h.batch_size, strategy="greedy",
                              output_dir=str(root / "evals" / name), label=name, progress=cfg.progress)
@@ -224,7 +238,7 @@ def _verdicts(folder: Path) -> dict[str, bool]:
     from thinktune.io import read_jsonl
 
     path = folder / "samples.jsonl"
-    return {r["id"]: bool(r.get("correct_strict", r.get("correct"))) for r in read_jsonl(path)} if path.exists() else {}
+    return {r["id"]: float(r.get("correct_strict") or 0.0) >= 1.0 for r in read_jsonl(path)} if path.exists() else {}
 
 
 def report_markdown(report: dict[str, Any]) -> str:

@@ -74,6 +74,7 @@ from thinktune.training import (
     ConfigBesideCheckpoint,
     JobCallback,
     check_resumable,
+    gathered_state,
     quiet,
     resume_point,
     trainer_arguments,
@@ -131,9 +132,10 @@ def run(cfg: GRPOJobConfig, reporter: Reporter | None = None, *, parent: str | P
         job.raise_if_cancelled()
         writer.metrics.update(steps=trainer.state.global_step, alarms_fired=sorted(monitor.ever_fired),
                               **monitor.summary())
+        state = gathered_state(trainer)  # every process takes part when the weights are sharded
         if not writer.main:
             return Run(out, "grpo", "running")
-        save_grpo_final(trainer, cfg, out / FINAL)
+        save_grpo_final(trainer, cfg, out / FINAL, state_dict=state)
     return Run.load(out)
 
 
@@ -423,13 +425,15 @@ def _starts_from_adapter(spec: str) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
 
-def save_grpo_final(trainer: Any, cfg: GRPOJobConfig, folder: Path) -> Path:
+def save_grpo_final(trainer: Any, cfg: GRPOJobConfig, folder: Path, state_dict: dict | None = None) -> Path:
     """Save the trained model (adapter or full) + tokenizer + config to `folder`, loadable by `load_model`.
 
     A LoRA run that started from an SFT adapter saves the merged full model instead: an adapter on top of
-    a merged adapter has no base folder to point at.
+    a merged adapter has no base folder to point at. With sharded weights (`state_dict` gathered from every
+    process) the model is saved from that state as it is, unmerged.
     """
     model = trainer.model
-    if isinstance(model, PeftModel) and _starts_from_adapter(cfg.model):
+    if state_dict is None and isinstance(model, PeftModel) and _starts_from_adapter(cfg.model):
         model = model.merge_and_unload()
-    return save_final(model, trainer.processing_class, folder, config=cfg, base=cfg.model, job="grpo")
+    return save_final(model, trainer.processing_class, folder, config=cfg, base=cfg.model, job="grpo",
+                      state_dict=state_dict)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from thinktune.config import ConfigError
 from thinktune.inference.base import SamplingParams
 from thinktune.inference.engines.hf import HFEngine
 
@@ -51,34 +52,41 @@ class EngineRollouts:
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         from trl.models import unwrap_model_for_generation
 
+        if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):
+            # sharded weights would need every process to run the same forward passes: ours drop rows
+            raise ConfigError("rollouts: thinktune runs on one process or DDP; with FSDP or DeepSpeed use "
+                              "rollouts: trl (or use_vllm: true)")
         groups = group_prompts(prompts)
         counts = {n for _, n in groups}
         rank = trainer.accelerator.process_index
         seed = (self.seed * 1_000_003 + trainer.state.global_step * 7919 + self.calls * 131 + rank) % 2**63
         self.calls += 1
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
-                                         gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
+                                         gather_deepspeed3_params=trainer.args.ds3_gather_for_generation,
+                                         gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs
+                                         ) as model:
             was_training = model.training
             model.eval()
             try:
                 engine = HFEngine(model, self.tokenizer, max_batch_rows=max(1, len(prompts)), pack_weights=False)
-                outs: list[list[Any]] = []
+                by_group: dict[int, list[Any]] = {}
                 for n in sorted(counts):  # one call per group size (all the same in GRPO: G)
-                    chosen = [p for p, k in groups if k == n]
+                    chosen = [g for g, (_, k) in enumerate(groups) if k == n]
                     params = SamplingParams(n=n, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                                             top_p=self.top_p, seed=seed + n)
-                    for p, comps in zip(chosen, engine.generate(chosen, params), strict=True):
-                        outs.append((p, comps))
+                    outs = engine.generate([groups[g][0] for g in chosen], params)
+                    by_group.update(zip(chosen, outs, strict=True))
             finally:
                 model.train(was_training)
-        by_prompt = {id(p): comps for p, comps in outs}
         prompt_ids, completion_ids = [], []
-        for p, n in groups:
+        for g, (p, n) in enumerate(groups):
             ids = engine._encode(engine.render(p))
-            for c in by_prompt[id(p)][:n]:
+            for c in by_group[g][:n]:
                 tokens = list(c.token_ids or [])
-                if c.finish_reason == "eos" and self.eos_id is not None:
-                    tokens.append(self.eos_id)
+                if c.finish_reason == "eos":  # the end token the model sampled, so the policy learns to stop
+                    eos = c.eos_id if c.eos_id is not None else self.eos_id
+                    if eos is not None:
+                        tokens.append(eos)
                 prompt_ids.append(ids)
                 completion_ids.append(tokens)
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
+from peft import PeftModel
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
@@ -61,6 +62,7 @@ from thinktune.training import (
     JobCallback,
     MetricsLogger,
     check_resumable,
+    gathered_state,
     quiet,
     resume_point,
     trainer_arguments,
@@ -95,15 +97,27 @@ def run(cfg: SFTJobConfig, reporter: Reporter | None = None, *, parent: str | Pa
         if snap.validation:
             trainer.evaluate()  # eval_loss goes to metrics.jsonl through the logger callback
 
+        state = gathered_state(trainer)  # every process takes part when the weights are sharded
         if not writer.main:
             return Run(out, "sft", "running")
-        final = save_model(trainer.model, trainer.processing_class, out / FINAL, config=cfg, base=cfg.model,
-                           job=cfg.job)
+        model = trainer.model
+        if state is None and isinstance(model, PeftModel) and _is_adapter(cfg.model):
+            model = model.merge_and_unload()  # an adapter over a merged adapter has no base folder: save it whole
+        final = save_model(model, trainer.processing_class, out / FINAL, config=cfg, base=cfg.model,
+                           job=cfg.job, state_dict=state)
         if cfg.merge and (final / "adapter_config.json").is_file():
             shutil.rmtree(out / MERGED, ignore_errors=True)  # this run's own previous merge
             merge_adapter(final, out / MERGED)
         writer.metrics.update(train_rows=len(snap.train), snapshot=snap.id)
     return Run.load(out)
+
+
+def _is_adapter(spec: str) -> bool:
+    """True when the model spec is a LoRA adapter folder (or a run folder whose final/ is one)."""
+    try:
+        return (final_folder(spec) / "adapter_config.json").is_file()
+    except (FileNotFoundError, OSError):
+        return False
 
 
 def build_trainer(cfg: SFTJobConfig, snap: Snapshot, writer: RunWriter | None = None,
@@ -117,6 +131,8 @@ def build_trainer(cfg: SFTJobConfig, snap: Snapshot, writer: RunWriter | None = 
     args = sft_args(cfg)  # before the model loads, so a bad setting fails fast
 
     model, tokenizer = load_model(cfg.model)
+    if isinstance(model, PeftModel):  # from an earlier LoRA run: bake its adapter in, then train on top
+        model = model.merge_and_unload()
     peft_config = cfg.lora.to_peft()
     if cfg.add_reasoning_tokens:
         fmt.add_reasoning_tokens(tokenizer, model)

@@ -237,7 +237,7 @@ class HFEngine:
                     continue
                 tok = next_list[b]
                 if tok in self.eos_ids:
-                    results[r] = self._finish(tokens[r], logprobs[r], "eos", now - t0, stops)
+                    results[r] = self._finish(tokens[r], logprobs[r], "eos", now - t0, stops, eos_id=tok)
                     alive[b] = False
                     continue
                 tokens[r].append(tok)
@@ -283,13 +283,13 @@ class HFEngine:
         return any(s in tail for s in stops)
 
     def _finish(self, tokens: list[int], logprob: float, reason: str, elapsed: float,
-                stops: tuple[str, ...]) -> Completion:
+                stops: tuple[str, ...], eos_id: int | None = None) -> Completion:
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         text, stop = cut_at_stop(text, stops)
         if stop is not None:
             reason = "stop"
         return Completion(text=text, tokens=len(tokens), finish_reason=reason, latency_s=elapsed,
-                          logprob=logprob, stop=stop, token_ids=list(tokens))
+                          logprob=logprob, stop=stop, token_ids=list(tokens), eos_id=eos_id)
 
     # --------------------------------------------------------------------------------- plain path
     def _run_plain(self, row_ids: list[list[int]], params: SamplingParams, gen: Any, t0: float,
@@ -320,16 +320,16 @@ class HFEngine:
         logp = torch.stack(out.logits, dim=1).float().log_softmax(-1)
         results = []
         for r in range(len(row_ids)):
-            toks, reason, lp = [], "length", 0.0
+            toks, reason, lp, eos_id = [], "length", 0.0, None
             for k, tok in enumerate(new[r].tolist()):
                 if tok in self.eos_ids:
-                    reason = "eos"
+                    reason, eos_id = "eos", tok
                     break
                 toks.append(tok)
                 lp += float(logp[r, k, tok])
                 if stops and self._hit_stop(toks, stops):
                     break
-            results.append(self._finish(toks, lp, reason, elapsed, stops))
+            results.append(self._finish(toks, lp, reason, elapsed, stops, eos_id=eos_id))
         return results
 
 

@@ -18,7 +18,7 @@ class DistillConfig:
         "help": "the teacher: a model spec (default, a folder or run folder, a .gguf, a Hub id) or an "
                 "OpenAI-compatible endpoint http(s)://HOST/v1[#model] (thinktune serve, vLLM, SGLang, Ollama, hosted)"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={
-        "help": "environment variable holding the endpoint's API key (unset: none is sent)"})
+        "help": "environment variable holding the endpoint's API key (unset: the placeholder EMPTY, which local servers ignore)"})
     task: str | None = field(default="word_problems", metadata={
         "help": "questions from a task (arithmetic, countdown, word_problems, gsm8k, rg:NAME, jsonl:PATH); "
                 "empty when `data` is given"})

@@ -54,7 +54,7 @@ def main() -> None:
             steps = [b - a for a, b in zip(walls, walls[1:], strict=False)]
             completions = [json.loads(line)["completion"] for line in (out / "completions.jsonl").read_text().splitlines()]
             runs[rollouts].append({"round": r, "step_s": steps, "wall_s": round(wall, 1),
-                                   "completion_length": [row.get("completion_length") for row in rows],
+                                   "completion_length": [row.get("completion_length_mean") for row in rows],
                                    "reward": [row.get("reward") for row in rows], "completions": completions})
             print(rollouts, r, [round(s, 1) for s in steps], flush=True)
     summary = {}

@@ -83,3 +83,10 @@ def test_journeys_from_a_distill_runs_samples_validate_and_verify(tmp_path):
     for r in rows:
         assert check_answer(by_q[r["question"]], r["answer"]) == 1.0
         assert caught_slips(r["reasoning"]) == (r["meta"]["journey"] == "attempts")
+
+
+def test_journeys_refuse_samples_that_are_not_a_distill_runs(tmp_path, capsys):
+    path = tmp_path / "samples.jsonl"
+    path.write_text(json.dumps({"id": "q", "question": "2 + 2?", "completions": ["<answer>4</answer>"]}) + "\n")
+    assert cli.main(["data", "journey", "--samples", str(path), "--out", str(tmp_path / "j.jsonl")]) == 2
+    assert "not a distill/sample run" in capsys.readouterr().err and not (tmp_path / "j.jsonl").exists()

@@ -137,7 +137,13 @@ def journey(args) -> int:
         path = path / "samples.jsonl" if path.is_dir() else path
         if not path.is_file():
             raise UserError(f"{args.samples}: no samples.jsonl (give a distill run folder or the file)")
-        rows = from_samples(list(read_jsonl(path)), args.ratio, args.seed)
+        records = list(read_jsonl(path))
+        if records and not any("samples" in r for r in records):
+            raise UserError(f"{path}: not a distill/sample run's samples (rows have no `samples`); an eval run's "
+                            "samples.jsonl does not pair attempts")
+        rows = from_samples(records, args.ratio, args.seed)
+        if not rows:
+            raise UserError(f"{path}: no question has a right sample; nothing to build journeys from")
     else:
         examples = read_examples(args.data)
     if not args.samples:

@@ -122,11 +122,12 @@ def from_samples(records: Sequence[dict], ratio: float = 1.0, seed: int = 0) -> 
             continue
         verifier = rec.get("verifier") or "math"
         meta = {"id": rec.get("id"), "source": f"samples:{rec.get('id')}"}
+        answer = rec.get("answer") or right[0]["answer"]  # the gold answer (the right sample verified against it)
         if wrong and rng.random() < ratio:
             out.append(from_attempts(rec["question"], wrong[0]["thinking"], wrong[0]["answer"], right[0]["thinking"],
-                                     right[0]["answer"], verifier=verifier, **meta))
+                                     answer, verifier=verifier, **meta))
         else:
-            out.append(Example(rec["question"], right[0]["answer"], reasoning=right[0]["thinking"], verifier=verifier,
+            out.append(Example(rec["question"], answer, reasoning=right[0]["thinking"], verifier=verifier,
                                meta={**meta, "journey": "shortcut"}))
     return out
 

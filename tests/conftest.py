@@ -41,3 +41,32 @@ def write_traces():
         return ids
 
     return write
+
+
+@pytest.fixture
+def kill_9_when():
+    """`kill(argv, ready, timeout)`: start `argv`, `kill -9` it once `ready()` is true (fails the test if it
+    ends first or `ready` never holds), and wait for it to be gone."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    def kill(argv, ready, timeout: float = 300.0) -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        try:
+            while not ready():
+                if proc.poll() is not None:
+                    pytest.fail("the process ended before it could be killed")
+                if time.time() > deadline:
+                    pytest.fail(f"not ready to be killed after {timeout} s")
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    return kill

@@ -283,30 +283,18 @@ def test_every_job_command_takes_a_config_set_and_show_config(tmp_path, capsys, 
     assert "unknown key 'sedd'" in err and "did you mean 'seed'?" in err
 
 
-def test_kill_9_mid_run_then_rerun_resumes_with_every_step_logged_once(tmp_path):
+def test_kill_9_mid_run_then_rerun_resumes_with_every_step_logged_once(tmp_path, kill_9_when):
     """A real `kill -9` of `thinktune train sft` between checkpoints: the rerun resumes from the last one,
     cuts the rows logged after it, and ends with each step's row exactly once."""
-    import signal
-    import time
-
     out = tmp_path / "sft"
     argv = [sys.executable, "-m", "thinktune", "train", "sft",
             *sum((["--set", s] for s in [*SFT, "max_steps=8", "save_steps=3", f"output_dir={out}"]), [])]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline:  # kill once a row past the first checkpoint is logged
-            done = steps_logged(out) if (out / "metrics.jsonl").is_file() else []
-            if (out / "checkpoint-3").is_dir() and any(s > 3 for s in done):
-                break
-            if proc.poll() is not None:
-                pytest.fail("the run ended before it could be killed")
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+    def past_the_first_checkpoint() -> bool:  # a row past the first checkpoint is logged
+        done = steps_logged(out) if (out / "metrics.jsonl").is_file() else []
+        return (out / "checkpoint-3").is_dir() and any(s > 3 for s in done)
+
+    kill_9_when(argv, past_the_first_checkpoint, timeout=240)
     assert Run.load(out).status == "interrupted"  # a 'running' manifest whose process is gone
     before = steps_logged(out)
     assert max(before) > 3 and max(before) < 8

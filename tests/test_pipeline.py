@@ -4,11 +4,7 @@ cancelled inside a stage, between stages, or killed with SIGKILL resumes at the 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -125,24 +121,12 @@ def test_a_cancelled_pipeline_resumes_at_the_stage_it_was_in(tmp_path, stage, af
     assert Run.load(out / "stages" / "04-sft2").status == "succeeded"
 
 
-def test_a_pipeline_killed_with_sigkill_inside_a_stage_resumes(tmp_path):
+def test_a_pipeline_killed_with_sigkill_inside_a_stage_resumes(tmp_path, kill_9_when):
     out = tmp_path / "run"
     path = _write(tmp_path, {**_config(out), "held_out": {"enabled": False}})
-    proc = subprocess.Popen([sys.executable, "-m", "thinktune", "pipeline", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline:  # kill once the GRPO stage has left its first checkpoint
-            if any((out / "stages" / "02-rl").glob("checkpoint-*")):
-                break
-            if proc.poll() is not None:
-                pytest.fail("the pipeline ended before it could be killed")
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # killed once the GRPO stage has left its first checkpoint
+    kill_9_when([sys.executable, "-m", "thinktune", "pipeline", str(path)],
+                lambda: any((out / "stages" / "02-rl").glob("checkpoint-*")))
     assert Run.load(out).status == "interrupted"
     run = run_job("pipeline", load_job_config("pipeline", path))
     assert run.status == "succeeded"

@@ -41,6 +41,7 @@ def main() -> None:
     from thinktune.data.readers import read_examples, write_examples
     from thinktune.distill.config import DistillConfig
     from thinktune.evaluation.config import EvalJobConfig
+    from thinktune.evaluation.harness import strict_verdicts
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.jobs import load_job_config, run_job
     from thinktune.reporter import TqdmReporter
@@ -108,8 +109,7 @@ def main() -> None:
                              batch_size=12, output_dir=str(out / "eval" / safe), label=label)
         result = run_job("eval", ecfg, rep)
         evals[label] = result.metrics
-        verdicts[label] = {json.loads(line)["id"]: bool(json.loads(line)["correct_strict"])
-                           for line in (result.folder / "samples.jsonl").read_text().splitlines() if line.strip()}
+        verdicts[label] = strict_verdicts(result.folder)
 
     tests = {f"verified vs {other}": paired_comparison(verdicts[f"student on {other}"], verdicts["student on verified"])
              for other in ("unfiltered", "gold")}

@@ -69,6 +69,7 @@ def main() -> None:
     from thinktune.data.journey import build_journey
     from thinktune.data.readers import write_examples
     from thinktune.evaluation.config import EvalJobConfig
+    from thinktune.evaluation.harness import strict_verdicts
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.format import parse
     from thinktune.jobs import load_job_config, run_job
@@ -105,7 +106,7 @@ def main() -> None:
         result = run_job("eval", ecfg, rep)
         evals[name] = result.metrics
         records = [json.loads(line) for line in (result.folder / "samples.jsonl").read_text().splitlines() if line.strip()]
-        verdicts[name] = {r["id"]: bool(r["correct_strict"]) for r in records}
+        verdicts[name] = strict_verdicts(result.folder)
         per = []
         for r in records:
             text = (r.get("completions") or [""])[0]

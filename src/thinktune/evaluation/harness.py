@@ -119,6 +119,15 @@ class QuestionRecord:
         )
 
 
+def strict_verdicts(run_folder: str | Path) -> dict[str, bool]:
+    """Question id -> whether the strict answer was right, from a run folder's `samples.jsonl` (what paired
+    tests between two evaluations of the same questions compare); empty when there is none."""
+    path = Path(run_folder) / "samples.jsonl"
+    if not path.exists():
+        return {}
+    return {q.id: q.correct_strict >= 1.0 for q in map(QuestionRecord.from_row, read_jsonl(path))}
+
+
 def example_id(ex: Example) -> str:
     """The example's `meta["id"]`, else a hash of its question (stable across runs)."""
     if ex.meta.get("id") is not None:

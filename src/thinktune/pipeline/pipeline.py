@@ -198,6 +198,7 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
     A model's evaluation is kept across reruns only while the model and the held-out settings are the
     same (a retrained stage, or other held-out settings, are evaluated afresh)."""
     from thinktune.evaluation.config import EvalJobConfig
+    from thinktune.evaluation.harness import strict_verdicts
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.jobs import run_job
     from thinktune.runs import Phase
@@ -217,7 +218,7 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
         if result.status == "cancelled":
             raise JobCancelled("held-out evaluation cancelled")
         m = result.metrics
-        questions[name] = _verdicts(result.folder)
+        questions[name] = strict_verdicts(result.folder)
         rows.append({"name": name, "kind": stage["kind"] if stage else "base", "model": model,
                      "strict_accuracy": m.get("strict_accuracy"), "format_rate": m.get("format_rate"),
                      "tokens_per_question": m.get("output_tokens_mean"), "s_per_question": m.get("s_per_question"),
@@ -232,13 +233,6 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
     write_json(root / "report.json", report)
     (root / "report.md").write_text(report_markdown(report), encoding="utf-8")
     return report
-
-
-def _verdicts(folder: Path) -> dict[str, bool]:
-    from thinktune.io import read_jsonl
-
-    path = folder / "samples.jsonl"
-    return {r["id"]: float(r.get("correct_strict") or 0.0) >= 1.0 for r in read_jsonl(path)} if path.exists() else {}
 
 
 def report_markdown(report: dict[str, Any]) -> str:

@@ -113,6 +113,19 @@ def compute_metrics(records: Sequence[dict[str, Any]]) -> dict[str, float | None
     return {k: (round(v, 6) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in m.items()}
 
 
+def mcnemar_one_sided(only_old: int, only_new: int) -> float:
+    """P(X >= only_new), X ~ Binomial(only_old + only_new, 1/2): how likely the new model wins this many of
+    the discordant questions by chance.
+
+    >>> round(mcnemar_one_sided(2, 10), 4), mcnemar_one_sided(0, 0)
+    (0.0193, 1.0)
+    """
+    n = only_old + only_new
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(only_new, n + 1)) / 2 ** n
+
+
 def mcnemar_exact(only_a: int, only_b: int) -> float:
     """Two-sided exact McNemar p-value for paired verdicts: `only_a` questions right only under A, `only_b`
     only under B (the discordant pairs), against Binomial(only_a + only_b, 1/2).
@@ -120,8 +133,6 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     >>> round(mcnemar_exact(2, 10), 4), mcnemar_exact(0, 0), mcnemar_exact(3, 3)
     (0.0386, 1.0, 1.0)
     """
-    import math
-
     n = only_a + only_b
     if n == 0:
         return 1.0

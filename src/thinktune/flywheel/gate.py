@@ -12,13 +12,13 @@ registry:HOME` serves the current version under the registry's name; `rollback` 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thinktune.evaluation.metrics import mcnemar_one_sided
 from thinktune.io import write_json
 
 REGISTRY = "registry.json"
@@ -35,19 +35,6 @@ class Decision:
     p_value: float
     n: int
     why: str
-
-
-def mcnemar_one_sided(only_old: int, only_new: int) -> float:
-    """P(X >= only_new), X ~ Binomial(only_old + only_new, 1/2): how likely the new model wins this many of
-    the discordant questions by chance.
-
-    >>> round(mcnemar_one_sided(2, 10), 4), mcnemar_one_sided(0, 0)
-    (0.0193, 1.0)
-    """
-    n = only_old + only_new
-    if n == 0:
-        return 1.0
-    return sum(math.comb(n, k) for k in range(only_new, n + 1)) / 2 ** n
 
 
 def decide(old: Sequence[bool], new: Sequence[bool], margin: float = 0.0, alpha: float | None = 0.05) -> Decision:

@@ -308,7 +308,9 @@ def run(cfg: DistillConfig, reporter: Reporter | None = None, *, parent: str | P
         teacher_name = cfg.teacher
         if _is_http(cfg.teacher) and engine is not None:  # the endpoint and the model it served
             teacher_name = f"{cfg.teacher.split('#')[0]}#{engine.model}"
-        count = token_counter(cfg.teacher)
+        # the teacher's own count (its tokenizer, or ~4 characters a token for an endpoint); the tokenizer
+        # alone when every question was asked before (a rerun that only re-judges)
+        count = engine.count_tokens if engine is not None else token_counter(cfg.teacher)
         errors: list[str] = []
         if reporter is not None:
             reporter.begin("distill", total=len(questions), unit="question", initial=len(questions) - len(hard))

@@ -4,6 +4,7 @@
     thinktune runs list path/to/folder  # under another folder
     thinktune runs show runs/grpo       # the manifest, the lineage chain and the last metrics
     thinktune runs cancel runs/sft      # ask the job writing there to stop at its next step (resumable)
+    thinktune runs plot runs/grpo       # training curves -> runs/grpo/curves.png (several runs: overlaid)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ KEY = ("final_loss", "eval_loss", "reward", "accuracy", "strict_accuracy", "leni
 
 
 def register(sub) -> None:
-    p = sub.add_parser("runs", help="list runs, show one with its lineage, cancel one")
+    p = sub.add_parser("runs", help="list runs, show one with its lineage, plot its curves, cancel one")
     runs_sub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     ls = runs_sub.add_parser("list", help="every run under a folder: kind, status, parent, key metrics")
     ls.add_argument("root", nargs="?", default="runs", help="folder to search (default runs/)")
@@ -27,6 +28,12 @@ def register(sub) -> None:
     cancel = runs_sub.add_parser("cancel", help="stop the job writing to a run folder at its next step")
     cancel.add_argument("run", help="a run folder")
     cancel.set_defaults(func=cancel_main)
+    plot = runs_sub.add_parser("plot", help="training curves of SFT or GRPO runs as a PNG")
+    plot.add_argument("run", nargs="+", help="run folders (several: overlaid, one colour each)")
+    plot.add_argument("-o", "--out", default=None, help="PNG path (default RUN/curves.png for one run)")
+    plot.add_argument("--smooth", type=int, default=5, help="moving average over this many steps (1: none)")
+    plot.add_argument("--label", action="append", default=None, help="a legend label per run, in order")
+    plot.set_defaults(func=plot_main)
 
 
 def key_metrics(metrics: dict) -> str:
@@ -102,4 +109,25 @@ def cancel_main(args) -> int:
         raise UserError(f"{args.run}: nothing to cancel (status {run.status})")
     request_cancel(run.folder)
     print(f"cancel requested: {run.folder} stops at its next step boundary")
+    return 0
+
+
+def plot_main(args) -> int:
+    from pathlib import Path
+
+    from thinktune.curves import plot_curves
+    from thinktune.errors import UserError
+
+    if args.out is None and len(args.run) > 1:
+        raise UserError("--out: give the PNG path when plotting several runs")
+    if args.label and len(args.label) != len(args.run):
+        raise UserError(f"--label: give one per run ({len(args.run)}), got {len(args.label)}")
+    if args.smooth < 1:
+        raise UserError(f"--smooth must be at least 1, got {args.smooth}")
+    out = Path(args.out) if args.out else Path(args.run[0]) / "curves.png"
+    try:
+        path = plot_curves(args.run, out, smooth=args.smooth, labels=args.label)
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    print(f"wrote {path}")
     return 0

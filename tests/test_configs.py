@@ -60,9 +60,22 @@ def _kind(path: Path) -> str:
     return RECIPE_KINDS[path.stem]
 
 
-def test_the_recipes_and_the_r1_pipeline_are_shipped():
+def test_the_recipes_and_the_pipelines_are_shipped():
     names = {p.relative_to(CONFIGS).as_posix() for p in NESTED}
-    assert {"pipelines/r1.yaml", *(f"recipes/{k}.yaml" for k in RECIPE_KINDS)} <= names
+    assert {"pipelines/r1.yaml", "pipelines/grpo_learns.yaml", *(f"recipes/{k}.yaml" for k in RECIPE_KINDS)} <= names
+
+
+def test_the_grpo_learns_recipe_measures_before_and_after_grpo_on_200_questions():
+    """What benchmarks/grpo_learns.py reports rests on these settings: the GRPO stage is compared with the
+    model it started from (the stage before), on at least 200 held-out questions of its own task."""
+    from thinktune.jobs import load_job_config
+
+    cfg = load_job_config("pipeline", str(CONFIGS / "pipelines" / "grpo_learns.yaml"), [])
+    kinds = [s.kind for s in cfg.stages]
+    assert kinds[-1] == "grpo" and "sft" in kinds[:-1]
+    rl = cfg.stages[-1].config
+    assert cfg.held_out.limit >= 200 and cfg.held_out.split == "test"
+    assert cfg.held_out.task == rl["task"] and cfg.held_out.task_options == rl["task_options"]
 
 
 @pytest.mark.parametrize("path", NESTED, ids=[p.relative_to(CONFIGS).as_posix() for p in NESTED])

@@ -287,6 +287,12 @@ def test_thinktune_rollouts_train_and_a_seed_reproduces_the_completions(tmp_path
         assert len(samples) == 16 and len({s["completion"] for s in samples}) > 1
         texts.append([s["completion"] for s in samples])
     assert texts[0] == texts[1]
+    # The same command on the finished run trains nothing (resumed at its last step, TRL would take one more).
+    events_before = (tmp_path / "a" / "events.jsonl").read_text()
+    again = run_job("grpo", load_job_config("grpo", None, [*settings, f"output_dir={tmp_path / 'a'}"]))
+    assert again.status == "succeeded" and (tmp_path / "a" / "events.jsonl").read_text() == events_before
+    assert [json.loads(line)["step"] for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert not (tmp_path / "a" / "checkpoint-3").exists()
     other = run_job("grpo", load_job_config("grpo", None, [*settings, "seed=1", f"output_dir={tmp_path / 'c'}"]))
     assert other.status == "succeeded"
     assert [json.loads(line)["completion"] for line in (tmp_path / "c" / "completions.jsonl").read_text().splitlines()] != texts[0]

@@ -107,6 +107,10 @@ def test_train_reload_resume(tmp_path, job, lora):
     assert last_checkpoint(out).name == "checkpoint-3"  # the trainer also saves the last step
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
+    # The same command again: finished, nothing to train, the folder untouched.
+    events_before = (out / "events.jsonl").read_text()
+    assert run(config(tmp_path, job=job, lora=lora, max_steps=3)).status == "succeeded"
+    assert (out / "events.jsonl").read_text() == events_before
 
     # Resuming under settings the checkpoint's weights depend on is refused, naming each difference.
     other = "non_reasoning" if job == "reasoning" else "reasoning"

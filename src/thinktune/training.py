@@ -249,6 +249,23 @@ def resume_point(run_dir: Path, writer: RunWriter | None, logs: tuple[str, ...] 
     return chosen
 
 
+def already_trained(run_dir: Path, cfg: Any) -> bool:
+    """True when the run in `run_dir` finished (status succeeded, `final/` saved) with this very config:
+    the same command again has nothing to train. (Without this, a rerun resumed at the last checkpoint,
+    where TRL's GRPO still takes one more step, or, with no checkpoint kept, trained again from scratch.)"""
+    from thinktune.runs import FINAL, read_manifest
+
+    manifest = read_manifest(run_dir)
+    if manifest is None or manifest.get("status") != "succeeded" or not (Path(run_dir) / FINAL).is_dir():
+        return False
+    saved = json.loads(json.dumps(manifest.get("config") or {}, default=str))
+    now = json.loads(json.dumps(to_dict(cfg), default=str))
+    for key in ("progress", "report_to"):  # how a run reports, not what it trains
+        saved.pop(key, None)
+        now.pop(key, None)
+    return saved == now
+
+
 def check_resumable(cfg: Any, checkpoint: Path | None, keys: tuple[str, ...]) -> None:
     """Raise `ConfigError` naming every setting in `keys` that differs from `checkpoint`'s config.yaml."""
     if checkpoint is None or not (checkpoint / "config.yaml").is_file():

@@ -73,6 +73,7 @@ from thinktune.tasks import load_task
 from thinktune.training import (
     ConfigBesideCheckpoint,
     JobCallback,
+    already_trained,
     check_resumable,
     gathered_state,
     quiet,
@@ -116,6 +117,8 @@ def run(cfg: GRPOJobConfig, reporter: Reporter | None = None, *, parent: str | P
     out = Path(cfg.output_dir)
     if cfg.resume:
         check_resumable(cfg, last_checkpoint(out), RESUME_KEYS)
+        if already_trained(out, cfg):
+            return Run.load(out)  # finished: the same command again trains nothing
     with job_run(out, "grpo", cfg, reporter, parent=parent, model=cfg.model) as writer:
         logs = ("metrics.jsonl", COMPLETIONS) if writer.main else ()  # several processes: rank 0 writes
         last = resume_point(out, writer, logs=logs) if cfg.resume else None

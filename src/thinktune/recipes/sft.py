@@ -61,6 +61,7 @@ from thinktune.training import (
     ConfigBesideCheckpoint,
     JobCallback,
     MetricsLogger,
+    already_trained,
     check_resumable,
     gathered_state,
     quiet,
@@ -82,6 +83,8 @@ def run(cfg: SFTJobConfig, reporter: Reporter | None = None, *, parent: str | Pa
     out = Path(cfg.output_dir)
     if cfg.resume:
         check_resumable(cfg, last_checkpoint(out), RESUME_KEYS)
+        if already_trained(out, cfg):
+            return Run.load(out)  # finished: the same command again trains nothing
     with job_run(out, "sft", cfg, reporter, parent=parent, model=cfg.model, data=cfg.data) as writer:
         last = resume_point(out, writer, logs=() if not writer.main else (METRICS,)) if cfg.resume else None
         snap = load_split(cfg)

@@ -2,6 +2,7 @@
 
     python benchmarks/grpo_learns.py                  # configs/pipelines/grpo_learns.yaml, ~40 min
     python benchmarks/grpo_learns.py --set stages.1.config.max_steps=12 --results /tmp/try
+    python benchmarks/grpo_learns.py --checkpoints    # also each saved GRPO checkpoint on the held-out set
 
 Runs the shipped recipe as a pipeline job: a cold-start SFT (the model learns the <think>/<answer> format
 on sums of two-digit numbers), then GRPO on new sums of the same kind. The pipeline evaluates both models
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "grpo_learns"),
                    help="path prefix of the .md, .json and _curves.png written")
     p.add_argument("--note", default="", help="what else the machine was doing")
+    p.add_argument("--checkpoints", action="store_true",
+                   help="also evaluate every saved checkpoint of the GRPO stage on the held-out set (~1 min each)")
     args = p.parse_args(argv)
 
     from thinktune.curves import plot_curves, read_steps
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     curves = plot_curves([rl["run"]], args.results + "_curves.png", smooth=5,
                          title=f"GRPO stage '{rl['name']}' of {Path(args.config).name}: training curves")
 
+    held_out_curve = _checkpoint_curve(run.folder, report, rl, before) if args.checkpoints else None
     grpo_cfg = json.loads((Path(rl["run"]) / "run.json").read_text())["config"]
     command = "python benchmarks/grpo_learns.py" + "".join(f" --set {o}" for o in args.overrides)
     result = {
@@ -76,13 +80,41 @@ def main(argv: list[str] | None = None) -> int:
                      "temperature", "learning_rate", "beta", "loss_type", "lora", "rollouts", "rewards", "seed")},
                  "training_window": k, "training": training},
         "stage_wall_s": {s["name"]: s["wall_s"] for s in report["stages"]},
-        "process_wall_s": round(wall, 1), "curves_png": str(curves),
+        "process_wall_s": round(wall, 1), "curves_png": str(curves), "held_out_by_step": held_out_curve,
     }
     md = _markdown(result)
     Path(args.results + ".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     Path(args.results + ".md").write_text(md)
     print(md)
     return 0
+
+
+def _checkpoint_curve(root: Path, report: dict, rl: dict, before: dict) -> list[dict]:
+    """Greedy held-out accuracy of each `checkpoint-N` of the GRPO stage (step 0: the model before GRPO),
+    on the same questions as the report; evaluations are kept in ROOT/evals/<stage>-step-N and reused."""
+    from thinktune.evaluation.config import EvalJobConfig
+    from thinktune.evaluation.harness import strict_verdicts
+    from thinktune.evaluation.metrics import paired_comparison
+    from thinktune.jobs import run_job
+    from thinktune.reporter import TqdmReporter
+    from thinktune.runs import checkpoint_step, checkpoints
+
+    h = report["held_out"]
+    first = strict_verdicts(root / "evals" / before["name"])
+    curve = [{"step": 0, "strict_accuracy": before["strict_accuracy"]}]
+    for ckpt in sorted(checkpoints(rl["run"]), key=checkpoint_step):
+        step = checkpoint_step(ckpt)
+        out = root / "evals" / f"{rl['name']}-step-{step}"
+        ecfg = EvalJobConfig(model=str(ckpt), task=h["task"], task_options=dict(h["task_options"]), split=h["split"],
+                             limit=h["limit"], max_new_tokens=h["max_new_tokens"], batch_size=h["batch_size"],
+                             strategy="greedy", output_dir=str(out), label=f"step {step}")
+        result = run_job("eval", ecfg, TqdmReporter())
+        if not result.ok:
+            raise SystemExit(f"eval of {ckpt} {result.status}: {result.error}")
+        vs = paired_comparison(first, strict_verdicts(out))
+        curve.append({"step": step, "strict_accuracy": result.metrics.get("strict_accuracy"),
+                      "vs_before": vs})
+    return curve
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
@@ -126,6 +158,15 @@ def _markdown(r: dict) -> str:
     for key, label in TRAINING:
         t = g["training"][key]
         lines.append(f"| {label} | {_num(t['first'])} | {_num(t['last'])} |")
+    if r.get("held_out_by_step"):
+        lines += ["", "Held-out greedy accuracy at each saved GRPO checkpoint (same questions; paired against "
+                  "step 0, the model before GRPO):", "", "| step | strict accuracy | vs before (wins/losses, p) |",
+                  "|---:|---:|---|"]
+        for c in r["held_out_by_step"]:
+            vs = c.get("vs_before")
+            lines.append(f"| {c['step']} | {_pct(c['strict_accuracy'])} | "
+                         + (f"{vs['delta_points']:+.1f} pts (+{vs['wins']}/-{vs['losses']}, p={vs['p_value']:.4f})"
+                            if vs else "–") + " |")
     lines += ["", f"Curves: `{Path(r['curves_png']).name}`.", ""]
     return "\n".join(lines)
 

@@ -106,6 +106,22 @@ class Run:
                    ended=data.get("ended"), error=data.get("error"), manifest=data)
 
 
+NOT_COMPARED = ("progress", "output_dir", "report_to")  # how and where a job reports, not what it computes
+
+
+def same_config(folder: str | Path, cfg: Any) -> bool:
+    """Whether the run in `folder` was made with `cfg` (its manifest's config, JSON-normalised, keys in
+    `NOT_COMPARED` aside): what lets a pipeline skip a finished stage and a rerun skip a finished training."""
+    from thinktune.config import to_dict
+
+    saved = json.loads(json.dumps((read_manifest(folder) or {}).get("config") or {}, default=str))
+    now = json.loads(json.dumps(to_dict(cfg), default=str))
+    for key in NOT_COMPARED:
+        saved.pop(key, None)
+        now.pop(key, None)
+    return saved == now
+
+
 def read_manifest(folder: str | Path) -> dict[str, Any] | None:
     """The manifest of a run folder, or None when there is none (or it is not a job manifest)."""
     path = Path(folder) / MANIFEST

@@ -253,17 +253,11 @@ def already_trained(run_dir: Path, cfg: Any) -> bool:
     """True when the run in `run_dir` finished (status succeeded, `final/` saved) with this very config:
     the same command again has nothing to train. (Without this, a rerun resumed at the last checkpoint,
     where TRL's GRPO still takes one more step, or, with no checkpoint kept, trained again from scratch.)"""
-    from thinktune.runs import FINAL, read_manifest
+    from thinktune.runs import FINAL, read_manifest, same_config
 
     manifest = read_manifest(run_dir)
-    if manifest is None or manifest.get("status") != "succeeded" or not (Path(run_dir) / FINAL).is_dir():
-        return False
-    saved = json.loads(json.dumps(manifest.get("config") or {}, default=str))
-    now = json.loads(json.dumps(to_dict(cfg), default=str))
-    for key in ("progress", "report_to"):  # how a run reports, not what it trains
-        saved.pop(key, None)
-        now.pop(key, None)
-    return saved == now
+    return (manifest is not None and manifest.get("status") == "succeeded" and (Path(run_dir) / FINAL).is_dir()
+            and same_config(run_dir, cfg))
 
 
 def check_resumable(cfg: Any, checkpoint: Path | None, keys: tuple[str, ...]) -> None:

@@ -19,12 +19,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from thinktune.config import ConfigError, to_dict
+from thinktune.config import ConfigError
 from thinktune.errors import JobCancelled
 from thinktune.io import write_json
-from thinktune.pipeline.config import PipelineConfig, StageSpec
+from thinktune.pipeline.config import HeldOut, PipelineConfig, StageSpec
 from thinktune.reporter import Reporter
-from thinktune.runs import Run, job_run, read_manifest
+from thinktune.runs import Run, job_run, read_manifest, same_config
 
 MODEL_KINDS = ("sft", "grpo")  # stages that make a model
 DATA_KINDS = ("sample", "distill")  # stages that make a dataset
@@ -96,18 +96,6 @@ def stage_config(stage: StageSpec, values: dict[str, Any]) -> Any:
         raise ConfigError(f"stage {stage.name} ({stage.kind}): {e}") from None
 
 
-_NOT_COMPARED = ("progress", "output_dir")  # how a stage reports and where: not what it computes
-
-
-def _same_config(folder: Path, cfg: Any) -> bool:
-    saved = dict((read_manifest(folder) or {}).get("config") or {})
-    now = json.loads(json.dumps(to_dict(cfg), default=str))
-    for key in _NOT_COMPARED:
-        saved.pop(key, None)
-        now.pop(key, None)
-    return saved == now
-
-
 def run(cfg: PipelineConfig, reporter: Reporter | None = None, *, parent: str | Path | None = None) -> Run:
     """Run the stages in order (skipping those already done), then the held-out comparison."""
     from thinktune.jobs import run_job
@@ -122,7 +110,7 @@ def run(cfg: PipelineConfig, reporter: Reporter | None = None, *, parent: str | 
             writer.check_cancel()
             folder = stage_folder(root, i, stage)
             prior = Run.load(folder) if read_manifest(folder) else None
-            same = prior is not None and _same_config(folder, stage_cfg)
+            same = prior is not None and same_config(folder, stage_cfg)
             if prior is not None and prior.ok and same and not rerun_rest:
                 writer.event("stage_skipped", f"{stage.name}: done already", stage=stage.name)
                 result = prior
@@ -197,7 +185,6 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
 
     A model's evaluation is kept across reruns only while the model and the held-out settings are the
     same (a retrained stage, or other held-out settings, are evaluated afresh)."""
-    from thinktune.evaluation.config import EvalJobConfig
     from thinktune.evaluation.harness import strict_verdicts
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.jobs import run_job
@@ -211,10 +198,7 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
         key = {"held_out": dataclasses.asdict(h), "model": model, "trained": (stage or {}).get("ended")}
         phase = Phase(f"eval {name}", root / "evals" / name, key)
         phase.begin()  # other held-out settings, or a model trained again since: evaluated afresh
-        ecfg = EvalJobConfig(model=model, task=h.task, task_options=dict(h.task_options), split=h.split, limit=h.limit,
-                             max_new_tokens=h.max_new_tokens, batch_size=h.batch_size, strategy="greedy",
-                             output_dir=str(root / "evals" / name), label=name, progress=cfg.progress)
-        result = run_job("eval", ecfg, reporter)
+        result = run_job("eval", held_out_eval(h, model, root / "evals" / name, name, cfg.progress), reporter)
         if result.status == "cancelled":
             raise JobCancelled("held-out evaluation cancelled")
         m = result.metrics
@@ -233,6 +217,16 @@ def compare_stages(cfg: PipelineConfig, root: Path, reporter: Reporter | None, l
     write_json(root / "report.json", report)
     (root / "report.md").write_text(report_markdown(report), encoding="utf-8")
     return report
+
+
+def held_out_eval(h: HeldOut, model: str, output_dir: str | Path, label: str, progress: bool = True) -> Any:
+    """The greedy evaluation of `model` on the held-out set `h` (the report's, or a checkpoint's on the same
+    questions), as an `EvalJobConfig` writing to `output_dir`."""
+    from thinktune.evaluation.config import EvalJobConfig
+
+    return EvalJobConfig(model=model, task=h.task, task_options=dict(h.task_options), split=h.split, limit=h.limit,
+                         max_new_tokens=h.max_new_tokens, batch_size=h.batch_size, strategy="greedy",
+                         output_dir=str(output_dir), label=label, progress=progress)
 
 
 def report_markdown(report: dict[str, Any]) -> str:

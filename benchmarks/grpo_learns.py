@@ -92,23 +92,21 @@ def main(argv: list[str] | None = None) -> int:
 def _checkpoint_curve(root: Path, report: dict, rl: dict, before: dict) -> list[dict]:
     """Greedy held-out accuracy of each `checkpoint-N` of the GRPO stage (step 0: the model before GRPO),
     on the same questions as the report; evaluations are kept in ROOT/evals/<stage>-step-N and reused."""
-    from thinktune.evaluation.config import EvalJobConfig
     from thinktune.evaluation.harness import strict_verdicts
     from thinktune.evaluation.metrics import paired_comparison
     from thinktune.jobs import run_job
+    from thinktune.pipeline.config import HeldOut
+    from thinktune.pipeline.pipeline import held_out_eval
     from thinktune.reporter import TqdmReporter
     from thinktune.runs import checkpoint_step, checkpoints
 
-    h = report["held_out"]
+    h = HeldOut(**report["held_out"])
     first = strict_verdicts(root / "evals" / before["name"])
     curve = [{"step": 0, "strict_accuracy": before["strict_accuracy"]}]
     for ckpt in sorted(checkpoints(rl["run"]), key=checkpoint_step):
         step = checkpoint_step(ckpt)
         out = root / "evals" / f"{rl['name']}-step-{step}"
-        ecfg = EvalJobConfig(model=str(ckpt), task=h["task"], task_options=dict(h["task_options"]), split=h["split"],
-                             limit=h["limit"], max_new_tokens=h["max_new_tokens"], batch_size=h["batch_size"],
-                             strategy="greedy", output_dir=str(out), label=f"step {step}")
-        result = run_job("eval", ecfg, TqdmReporter())
+        result = run_job("eval", held_out_eval(h, str(ckpt), out, f"step {step}"), TqdmReporter())
         if not result.ok:
             raise SystemExit(f"eval of {ckpt} {result.status}: {result.error}")
         vs = paired_comparison(first, strict_verdicts(out))

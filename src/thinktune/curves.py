@@ -94,12 +94,10 @@ def plot_curves(folders: Sequence[str | Path], out: str | Path, *, smooth: int =
     if len(kinds) != 1:
         raise ValueError(f"runs of different kinds cannot share panels: {', '.join(sorted(map(str, kinds)))}")
     kind = kinds.pop()
-    if kind not in PANELS:
-        raise ValueError(f"no training curves for a {kind!r} run (curves exist for: {', '.join(PANELS)})")
     data = [read_steps(r.folder) for r in runs]
+    panels = panels_for(kind, [row for rows in data for row in rows])  # refuses a kind without curves first
     if not any(data):
         raise ValueError(f"{', '.join(str(r.folder) for r in runs)}: no steps logged yet (metrics.jsonl)")
-    panels = panels_for(kind, [row for rows in data for row in rows])
     labels = list(labels) if labels else [str(r.folder) for r in runs]
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
